@@ -1,0 +1,23 @@
+/* fl_internal.h: what the driver and the per-ISA kernel files share. */
+#ifndef FL_INTERNAL_H
+#define FL_INTERNAL_H
+
+#include <stdint.h>
+#include "fastloss.h"
+
+/* A block function computes a contiguous range [b0, b1) of work (rows for the row-wise
+ * losses, flat elements for the element-wise ones), writes its gradient scaled by
+ * `gscale` and its per-sample values, and returns its weighted loss sum. */
+typedef double (*fl_block_fn)(const void *args, int64_t b0, int64_t b1, double gscale);
+
+typedef struct {
+    fl_block_fn ce[2];    /* [0] float, [1] double */
+    fl_block_fn bce[2];
+    fl_block_fn mse[2];
+} fl_isa_table;
+
+extern const fl_isa_table fl_table_baseline;
+extern const fl_isa_table fl_table_avx2;
+extern const fl_isa_table fl_table_avx512;
+
+#endif

@@ -1,0 +1,369 @@
+/* kernels_body.h: the hot loops, written once and included per floating type and per
+ * instruction set by kernels_isa.h.  The includer defines
+ *   REAL      float or double
+ *   FL_T      f32 or f64 (name suffix)
+ *   FL_ISA    baseline, avx2 or avx512 (name suffix)
+ * and EXP, LOG, LOG1P, the matching functions of fl_math.h.
+ *
+ * Every inner loop carries `#pragma omp simd`: it licenses the reordering of the double
+ * accumulations and states that there is no loop-carried dependence, which holds also
+ * when the gradient is written over the input (`out=input`), since each element is read
+ * before it is written at the same index.  Check with -fopt-info-vec-missed that every
+ * loop marked HOT vectorizes.
+ */
+
+#define FL_CAT3_(a, b, c) a##_##b##_##c
+#define FL_CAT3(a, b, c) FL_CAT3_(a, b, c)
+#define FN(name) FL_CAT3(name, FL_T, FL_ISA)
+
+#define FL_CE_CHUNK 1024
+
+/* ------------------------------------------------------------ cross-entropy ---- */
+
+/* Online log-sum-exp over one row: per chunk, the chunk max, a rescale of the running
+ * sum when the max grows, then the chunk's exp-sum against the running max.  The row is
+ * read once from memory; each chunk is re-read from L1.  Returns the running max m and
+ * s = sum exp(x - m); also sum_c wc * x_c into *sx when want_sx (label smoothing). */
+static inline void FN(ce_online)(const REAL *x, int64_t C, const REAL *cw, int want_sx,
+                                 double *m_out, double *s_out, double *sx_out)
+{
+    double m = -__builtin_inf(), s = 0.0, sx = 0.0;
+    for (int64_t k = 0; k < C; k += FL_CE_CHUNK) {
+        const int64_t L = (C - k) < FL_CE_CHUNK ? (C - k) : FL_CE_CHUNK;
+        const REAL *xc = x + k;
+        REAL cm = -(REAL)__builtin_inf();
+#pragma omp simd reduction(max : cm)
+        for (int64_t j = 0; j < L; j++)   /* HOT */
+            cm = xc[j] > cm ? xc[j] : cm;
+        if (cm > m) {
+            s = s * fl_exp(m - (double)cm);
+            m = cm;
+        }
+        if (want_sx) {
+            double a = 0.0;
+            if (cw) {
+                const REAL *wc = cw + k;
+#pragma omp simd reduction(+ : a)
+                for (int64_t j = 0; j < L; j++)   /* HOT */
+                    a += (double)(wc[j] * xc[j]);
+            } else {
+#pragma omp simd reduction(+ : a)
+                for (int64_t j = 0; j < L; j++)   /* HOT */
+                    a += (double)xc[j];
+            }
+            sx += a;
+        }
+        if (m == -__builtin_inf())
+            continue;   /* every element so far is -inf: they add 0 */
+        const REAL M = (REAL)m;
+        double cs = 0.0;
+#pragma omp simd reduction(+ : cs)
+        for (int64_t j = 0; j < L; j++)   /* HOT */
+            cs += (double)EXP(xc[j] - M);
+        s += cs;
+    }
+    *m_out = m;
+    *s_out = s;
+    *sx_out = sx;
+}
+
+/* Soft targets: the same online pass plus T = sum w t' and S = sum w t' x, where
+ * t' = (1 - ls) t + ls / C is the smoothed target. */
+static inline void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C, const REAL *cw,
+                                      REAL a1, REAL a0, double *m_out, double *s_out,
+                                      double *T_out, double *S_out)
+{
+    double m = -__builtin_inf(), s = 0.0, T = 0.0, S = 0.0;
+    for (int64_t k = 0; k < C; k += FL_CE_CHUNK) {
+        const int64_t L = (C - k) < FL_CE_CHUNK ? (C - k) : FL_CE_CHUNK;
+        const REAL *xc = x + k, *tc = t + k;
+        REAL cm = -(REAL)__builtin_inf();
+#pragma omp simd reduction(max : cm)
+        for (int64_t j = 0; j < L; j++)   /* HOT */
+            cm = xc[j] > cm ? xc[j] : cm;
+        if (cm > m) {
+            s = s * fl_exp(m - (double)cm);
+            m = cm;
+        }
+        double ta = 0.0, sa = 0.0;
+        if (cw) {
+            const REAL *wc = cw + k;
+#pragma omp simd reduction(+ : ta, sa)
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                REAL wt = wc[j] * (a1 * tc[j] + a0);
+                ta += (double)wt;
+                sa += (double)(wt * xc[j]);
+            }
+        } else {
+#pragma omp simd reduction(+ : ta, sa)
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                REAL wt = a1 * tc[j] + a0;
+                ta += (double)wt;
+                sa += (double)(wt * xc[j]);
+            }
+        }
+        T += ta;
+        S += sa;
+        if (m == -__builtin_inf())
+            continue;
+        const REAL M = (REAL)m;
+        double cs = 0.0;
+#pragma omp simd reduction(+ : cs)
+        for (int64_t j = 0; j < L; j++)   /* HOT */
+            cs += (double)EXP(xc[j] - M);
+        s += cs;
+    }
+    *m_out = m;
+    *s_out = s;
+    *T_out = T;
+    *S_out = S;
+}
+
+/* One row with a class-index target.  Per-sample value (before the row weight sw):
+ *   (1 - ls) * w_y * (lse - x_y) + ls / C * (W * lse - sum_c w_c x_c),  W = sum_c w_c
+ * and its gradient: coef * (p_j * ((1 - ls) w_y + ls W / C) - ls w_j / C - [j = y] (1 - ls) w_y). */
+static inline double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double gscale)
+{
+    const int64_t C = a->c;
+    const REAL *x = (const REAL *)a->x + i * C;
+    const REAL *cw = (const REAL *)a->class_w;
+    REAL *g = a->grad ? (REAL *)a->grad + i * C : 0;
+    const int64_t y = a->target[i];
+    if (y == a->ignore_index || y < 0 || y >= C) {
+        if (g) {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)
+                g[j] = 0;
+        }
+        if (a->loss_out)
+            ((REAL *)a->loss_out)[i] = 0;
+        return 0.0;
+    }
+    const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    const double ls = a->label_smoothing;
+    const double xy = (double)x[y];   /* read before the gradient may overwrite x */
+    const double wy = cw ? (double)cw[y] : 1.0;
+    double m, s, sx;
+    FN(ce_online)(x, C, cw, ls > 0.0, &m, &s, &sx);
+    const double logs = fl_log(s);
+    const double lse = m + logs;
+    double loss = (1.0 - ls) * wy * (lse - xy);
+    if (ls > 0.0)
+        loss += ls / (double)C * (a->class_w_sum * lse - sx);
+    loss *= sw;
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = (REAL)loss;
+    if (g) {
+        const double coef = sw * gscale;
+        const double A = coef * ((1.0 - ls) * wy + ls * a->class_w_sum / (double)C);
+        /* p_j = exp(x_j - m) / s: x_j - m is exact for the row max and 1/s is folded into
+         * the coefficient, so rounding lse to REAL costs no accuracy at large logits. */
+        const REAL As = (REAL)(A / s);
+        const REAL B = (REAL)(coef * ls / (double)C);
+        const REAL M = (REAL)m;
+        if (ls > 0.0 && cw) {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * EXP(x[j] - M) - B * cw[j];
+        } else if (ls > 0.0) {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * EXP(x[j] - M) - B;
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * EXP(x[j] - M);
+        }
+        g[y] -= (REAL)(coef * (1.0 - ls) * wy);
+    }
+    return loss;
+}
+
+/* One row with probability targets: value T * lse - S (see ce_online_soft), gradient
+ * coef * (p_j * T - w_j t'_j). */
+static inline double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double gscale)
+{
+    const int64_t C = a->c;
+    const REAL *x = (const REAL *)a->x + i * C;
+    const REAL *t = (const REAL *)a->soft + i * C;
+    const REAL *cw = (const REAL *)a->class_w;
+    REAL *g = a->grad ? (REAL *)a->grad + i * C : 0;
+    const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    const double ls = a->label_smoothing;
+    const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
+    double m, s, T, S;
+    FN(ce_online_soft)(x, t, C, cw, a1, a0, &m, &s, &T, &S);
+    const double lse = m + fl_log(s);
+    /* T * lse - S with T = 0 (all-zero target row) is 0 even when lse is infinite. */
+    double loss = T == 0.0 ? -S : T * lse - S;
+    loss *= sw;
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = (REAL)loss;
+    if (g) {
+        const double coef = sw * gscale;
+        const REAL As = (REAL)(coef * T / s);
+        const REAL B = (REAL)coef;
+        const REAL M = (REAL)m;
+        if (cw) {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * EXP(x[j] - M) - B * cw[j] * (a1 * t[j] + a0);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * EXP(x[j] - M) - B * (a1 * t[j] + a0);
+        }
+    }
+    return loss;
+}
+
+static double FN(fl_ce_block)(const void *args, int64_t r0, int64_t r1, double gscale)
+{
+    const fl_ce_args *a = (const fl_ce_args *)args;
+    double acc = 0.0;
+    if (a->target) {
+        for (int64_t i = r0; i < r1; i++)
+            acc += FN(ce_row_index)(a, i, gscale);
+    } else {
+        for (int64_t i = r0; i < r1; i++)
+            acc += FN(ce_row_soft)(a, i, gscale);
+    }
+    return acc;
+}
+
+/* ------------------------------------------------------ element-wise losses ---- */
+
+/* A segment is a run of elements [c0, c0 + len) of one row r.  The block function walks
+ * its flat range row by row, folds the per-row weights (sample weight, row-laid-out
+ * element weight) into the coefficients, and calls the loss's segment function, which
+ * returns sum(w_e * l_e) over the segment and writes
+ *   grad[e] = gc * w_e * dl_e,   loss_out[e] = lc * w_e * l_e. */
+#define FL_EW_BLOCK(NAME, SEGFN)                                                           \
+    static double FN(NAME)(const void *args, int64_t e0, int64_t e1, double gscale)      \
+    {                                                                                      \
+        const fl_ew_args *a = (const fl_ew_args *)args;                                   \
+        const int64_t M = a->m;                                                            \
+        double acc = 0.0;                                                                  \
+        int64_t e = e0;                                                                    \
+        while (e < e1) {                                                                   \
+            const int64_t r = e / M, c0 = e - r * M;                                       \
+            const int64_t len = (M - c0) < (e1 - e) ? (M - c0) : (e1 - e);                 \
+            double rw = a->sample_w ? (double)((const REAL *)a->sample_w)[r] : 1.0;        \
+            if (a->w_layout == FL_AUX_ROW)                                                 \
+                rw *= (double)((const REAL *)a->w)[r];                                     \
+            acc += rw * SEGFN(a, r, c0, e, len, (REAL)(rw * gscale), (REAL)rw);            \
+            e += len;                                                                      \
+        }                                                                                  \
+        return acc;                                                                        \
+    }
+
+/* The element weight pointer for row r at column c0, or NULL when it is per row. */
+static inline const REAL *FN(ew_aux)(const void *p, int layout, int64_t M, int64_t r, int64_t c0)
+{
+    if (layout == FL_AUX_FULL)
+        return (const REAL *)p + r * M + c0;
+    if (layout == FL_AUX_COL)
+        return (const REAL *)p + c0;
+    return 0;
+}
+
+/* binary_cross_entropy_with_logits:
+ *   l  = pw t softplus(-x) + (1 - t) softplus(x)      (no cancellation: both terms >= 0)
+ *   dl = (1 - t) sigmoid(x) - pw t sigmoid(-x)
+ * with one exp and one log1p: e = exp(-|x|), softplus(+-x) = max(+-x, 0) + log1p(e). */
+static inline double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, const REAL *pw,
+                                   REAL pws, int64_t n, REAL gc, REAL lc, REAL *g, REAL *lo,
+                                   const int HW, const int HPW, const int WG, const int WL)
+{
+    double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t j = 0; j < n; j++) {   /* HOT */
+        const REAL xv = x[j], tv = t[j];
+        const REAL pv = HPW ? pw[j] : pws;
+        const REAL ax = xv < 0 ? -xv : xv;
+        const REAL e = EXP(-ax);
+        const REAL l1p = LOG1P(e);
+        const REAL spp = (xv > 0 ? xv : (REAL)0) + l1p;
+        const REAL spn = (xv < 0 ? -xv : (REAL)0) + l1p;
+        const REAL r = (REAL)1 / ((REAL)1 + e);
+        const REAL er = e * r;
+        const REAL sig = xv < 0 ? er : r;
+        const REAL sneg = xv < 0 ? r : er;
+        const REAL ptv = pv * tv;
+        const REAL l = ptv * spn + ((REAL)1 - tv) * spp;
+        const REAL d = ((REAL)1 - tv) * sig - ptv * sneg;
+        const REAL wv = HW ? w[j] : (REAL)1;
+        if (WG)
+            g[j] = gc * wv * d;
+        if (WL)
+            lo[j] = lc * wv * l;
+        acc += (double)(wv * l);
+    }
+    return acc;
+}
+
+static inline double FN(bce_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
+                                 int64_t len, REAL gc, REAL lc)
+{
+    const REAL *x = (const REAL *)a->x + e, *t = (const REAL *)a->t + e;
+    const REAL *w = FN(ew_aux)(a->w, a->w_layout, a->m, r, c0);
+    const REAL *pw = FN(ew_aux)(a->pw, a->pw_layout, a->m, r, c0);
+    const REAL pws = a->pw_layout == FL_AUX_ROW ? ((const REAL *)a->pw)[r] : (REAL)1;
+    REAL *g = a->grad ? (REAL *)a->grad + e : 0;
+    REAL *lo = a->loss_out ? (REAL *)a->loss_out + e : 0;
+    const int key = (w != 0) << 3 | (pw != 0) << 2 | (g != 0) << 1 | (lo != 0);
+#define FL_BCE(HW, HPW, WG, WL) \
+    case (HW << 3 | HPW << 2 | WG << 1 | WL): \
+        return FN(bce_inner)(x, t, w, pw, pws, len, gc, lc, g, lo, HW, HPW, WG, WL)
+    switch (key) {
+        FL_BCE(0, 0, 0, 0); FL_BCE(0, 0, 0, 1); FL_BCE(0, 0, 1, 0); FL_BCE(0, 0, 1, 1);
+        FL_BCE(0, 1, 0, 0); FL_BCE(0, 1, 0, 1); FL_BCE(0, 1, 1, 0); FL_BCE(0, 1, 1, 1);
+        FL_BCE(1, 0, 0, 0); FL_BCE(1, 0, 0, 1); FL_BCE(1, 0, 1, 0); FL_BCE(1, 0, 1, 1);
+        FL_BCE(1, 1, 0, 0); FL_BCE(1, 1, 0, 1); FL_BCE(1, 1, 1, 0); default: FL_BCE(1, 1, 1, 1);
+    }
+#undef FL_BCE
+}
+
+FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
+
+/* mse_loss: l = (x - t)^2, dl = 2 (x - t). */
+static inline double FN(mse_inner)(const REAL *x, const REAL *t, int64_t n, REAL gc, REAL lc,
+                                   REAL *g, REAL *lo, const int WG, const int WL)
+{
+    double acc = 0.0;
+    const REAL gc2 = gc * (REAL)2;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t j = 0; j < n; j++) {   /* HOT */
+        const REAL d = x[j] - t[j];
+        const REAL l = d * d;
+        if (WG)
+            g[j] = gc2 * d;
+        if (WL)
+            lo[j] = lc * l;
+        acc += (double)l;
+    }
+    return acc;
+}
+
+static inline double FN(mse_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
+                                 int64_t len, REAL gc, REAL lc)
+{
+    (void)r;
+    (void)c0;
+    const REAL *x = (const REAL *)a->x + e, *t = (const REAL *)a->t + e;
+    REAL *g = a->grad ? (REAL *)a->grad + e : 0;
+    REAL *lo = a->loss_out ? (REAL *)a->loss_out + e : 0;
+    if (g && lo)
+        return FN(mse_inner)(x, t, len, gc, lc, g, lo, 1, 1);
+    if (g)
+        return FN(mse_inner)(x, t, len, gc, lc, g, lo, 1, 0);
+    if (lo)
+        return FN(mse_inner)(x, t, len, gc, lc, g, lo, 0, 1);
+    return FN(mse_inner)(x, t, len, gc, lc, g, lo, 0, 0);
+}
+
+FL_EW_BLOCK(fl_mse_block, FN(mse_seg))
+
+#undef FN
+#undef FL_CAT3
+#undef FL_CAT3_

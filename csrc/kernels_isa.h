@@ -1,0 +1,41 @@
+/* kernels_isa.h: instantiate kernels_body.h for float and double under one instruction
+ * set.  The including file sets `#pragma GCC target(...)` first (or nothing, for the
+ * baseline) and defines FL_ISA; every function below, the inlined math included, is
+ * compiled for that target. */
+#include "fl_math.h"
+#include "fl_internal.h"
+
+#define REAL float
+#define FL_T f32
+#define EXP fl_expf
+#define LOG fl_logf
+#define LOG1P fl_log1pf
+#include "kernels_body.h"
+#undef REAL
+#undef FL_T
+#undef EXP
+#undef LOG
+#undef LOG1P
+
+#define REAL double
+#define FL_T f64
+#define EXP fl_exp
+#define LOG fl_log
+#define LOG1P fl_log1p
+#include "kernels_body.h"
+#undef REAL
+#undef FL_T
+#undef EXP
+#undef LOG
+#undef LOG1P
+
+#define FL_TABLE_(isa) fl_table_##isa
+#define FL_TABLE(isa) FL_TABLE_(isa)
+#define FL_K_(name, t, isa) name##_##t##_##isa
+#define FL_K(name, t, isa) FL_K_(name, t, isa)
+
+const fl_isa_table FL_TABLE(FL_ISA) = {
+    {FL_K(fl_ce_block, f32, FL_ISA), FL_K(fl_ce_block, f64, FL_ISA)},
+    {FL_K(fl_bce_block, f32, FL_ISA), FL_K(fl_bce_block, f64, FL_ISA)},
+    {FL_K(fl_mse_block, f32, FL_ISA), FL_K(fl_mse_block, f64, FL_ISA)},
+};

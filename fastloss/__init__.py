@@ -1,0 +1,21 @@
+"""fastloss: fast fused forward and backward passes of machine-learning losses.
+
+    import fastloss as fl
+    v = fl.cross_entropy(logits, target)                    # value, like torch.nn.functional
+    v, g = fl.cross_entropy.value_and_grad(logits, target)  # value and gradient, one pass
+
+Every loss is generated from the loss table (``fastloss._registry.TABLE``).  Importing
+fastloss imports NumPy and the compiled kernels only; optional backends are imported when
+they are used.
+"""
+from ._version import __version__
+from ._api import Loss
+from ._registry import LOSSES as _LOSSES
+from ._info import show_config
+from ._cpu import set_simd, simd_level
+
+for _name, _spec in _LOSSES.items():
+    globals()[_name] = Loss(_spec)
+del _name, _spec
+
+__all__ = ["Loss", "show_config", "set_simd", "simd_level", "__version__"] + list(_LOSSES)

@@ -1,0 +1,137 @@
+"""Argument checks shared by every loss.
+
+Each check raises before any kernel runs, with a message that starts with the argument's
+name, and returns the argument in the form the kernels take (C-contiguous, the input's
+float dtype), copying only when it has to.
+"""
+import numbers
+import operator
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
+BACKENDS = ("auto", "cpu", "numpy", "cuda")
+
+
+def shape_str(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def float_input(a, name):
+    """An array of float32 or float64 (the dtype the loss computes in)."""
+    if hasattr(a, "__cuda_array_interface__"):
+        raise ValueError(f"{name}: a GPU array needs backend='cuda', which is not available in "
+                         "this build; copy it to the host or use the CPU backend")
+    arr = a if type(a) is np.ndarray else np.asarray(a)
+    if arr.dtype not in FLOAT_DTYPES:
+        kind = arr.dtype.kind
+        if kind == "f":
+            raise TypeError(f"{name}: dtype {arr.dtype} is not supported; use float32 or "
+                            "float64 (cast half precision to float32)")
+        raise TypeError(f"{name}: expected a floating-point array (float32 or float64), "
+                        f"got dtype {arr.dtype}")
+    return arr
+
+
+def real_array(a, name, dtype, shape):
+    """A real-valued array (bool, int or float) of exactly `shape`, cast to `dtype`."""
+    arr = a if type(a) is np.ndarray else np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{name}: shape {shape_str(arr.shape)} does not match the input's "
+                         f"shape {shape_str(shape)}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def nonnegative_weights(a, name, dtype):
+    """A real array of finite, non-negative weights, cast to `dtype` (not reshaped)."""
+    arr = a if type(a) is np.ndarray else np.asarray(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.size:
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name}: weights must be finite (found NaN or inf)")
+        if arr.min() < 0:
+            raise ValueError(f"{name}: weights must be non-negative (found {arr.min()!r})")
+    return arr
+
+
+def sample_weight(sw, n, dtype, batched=True):
+    """One weight per sample: shape (n,) for a batch, () for a single sample."""
+    if sw is None:
+        return None
+    arr = nonnegative_weights(sw, "sample_weight", dtype)
+    want = (n,) if batched else ()
+    if arr.shape != want:
+        raise ValueError(f"sample_weight: shape {shape_str(arr.shape)} does not match the "
+                         f"number of samples; expected {shape_str(want)}")
+    return arr.reshape(n if batched else 1)
+
+
+def number(v, name, low=None, high=None, low_open=False, high_open=False):
+    """A real scalar in the given (closed unless said open) interval, as a float."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(v).__name__}")
+    f = float(v)
+    bad = f != f
+    if low is not None:
+        bad = bad or (f <= low if low_open else f < low)
+    if high is not None:
+        bad = bad or (f >= high if high_open else f > high)
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        raise ValueError(f"{name}: must lie in {rng}, got {v!r}")
+    return f
+
+
+def integer(v, name):
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected an integer, got bool")
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise TypeError(f"{name}: expected an integer, got {type(v).__name__}") from None
+
+
+def reduction(r, allowed):
+    if r not in allowed:
+        raise ValueError(f"reduction: expected one of {', '.join(map(repr, allowed))}; got {r!r}")
+    return REDUCTIONS[r]
+
+
+def backend(b):
+    if b not in BACKENDS:
+        raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}; got {b!r}")
+    return b
+
+
+def out_array(out, shape, dtype, others):
+    """A preallocated gradient: the input's shape and dtype, C-contiguous, writable, and
+    either the kernel's input array itself or disjoint from every array it reads."""
+    if type(out) is not np.ndarray and not isinstance(out, np.ndarray):
+        raise TypeError(f"out: expected a NumPy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out: shape {shape_str(out.shape)} does not match the input's "
+                         f"shape {shape_str(shape)}")
+    if out.dtype != dtype:
+        raise TypeError(f"out: dtype {out.dtype} does not match the input's dtype {dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out: must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out: is read-only")
+    x = others[0]
+    if out is not x and np.may_share_memory(out, x):
+        same = (out.__array_interface__["data"][0] == x.__array_interface__["data"][0]
+                and out.strides == x.strides)
+        if not same:
+            raise ValueError("out: overlaps the input without being the input itself")
+    for a in others[1:]:
+        if a is not None and np.may_share_memory(out, a):
+            raise ValueError("out: overlaps another argument (target or weights); "
+                             "only the input itself may be overwritten")
+    return out

@@ -1,0 +1,257 @@
+# cython: language_level=3
+"""Binding of the C kernels in csrc/.
+
+It knows nothing of option parsing: the API layer hands it C-contiguous float32 or
+float64 arrays of matching dtype, int64 class targets, and integer codes, all validated.
+Pointers are taken with the NumPy C API (a typed memoryview would cost a buffer
+acquisition per argument per call, which dominates small calls); each call still checks
+the dtype and contiguity it relies on, so a misuse raises instead of reading bad memory.
+The GIL is released while a kernel runs.
+"""
+from libc.stdint cimport int64_t
+cimport numpy as cnp
+
+cnp.import_array()
+
+cdef extern from "fastloss.h" nogil:
+    ctypedef struct fl_ce_args:
+        int64_t n, c
+        const void *x
+        const int64_t *target
+        const void *soft
+        const void *class_w
+        const void *sample_w
+        int64_t ignore_index
+        double label_smoothing
+        int reduction
+        void *loss_out
+        void *grad
+        int n_threads
+        double class_w_sum
+
+    ctypedef struct fl_ew_args:
+        int64_t n, m
+        const void *x
+        const void *t
+        const void *w
+        int w_layout
+        const void *pw
+        int pw_layout
+        const void *sample_w
+        int reduction
+        void *loss_out
+        void *grad
+        int n_threads
+
+    int fl_cross_entropy(int dtype_size, const fl_ce_args *a, double *value)
+    int fl_bce_with_logits(int dtype_size, const fl_ew_args *a, double *value)
+    int fl_mse(int dtype_size, const fl_ew_args *a, double *value)
+    int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index)
+    int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi)
+    void fl_copy(void *dst, const void *src, int64_t n, int n_threads)
+    int fl_isa_supported(int isa)
+    int fl_isa_active()
+    int fl_set_isa(int isa)
+    const char *fl_isa_name(int isa)
+    int fl_openmp_enabled()
+    int fl_max_threads()
+
+ISA_LEVELS = ("baseline", "avx2", "avx512")
+
+
+cdef inline void _check(cnp.ndarray a, int dsz, str what) except *:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_ITEMSIZE(a) != dsz:
+        raise ValueError(f"internal: {what} must be C-contiguous with itemsize {dsz}")
+
+
+cdef inline const void *_in(object a, int dsz, str what) except? NULL:
+    if a is None:
+        return NULL
+    _check(<cnp.ndarray>a, dsz, what)
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline void *_out(object a, int dsz, str what, int64_t size) except? NULL:
+    if a is None:
+        return NULL
+    _check(<cnp.ndarray>a, dsz, what)
+    if cnp.PyArray_SIZE(<cnp.ndarray>a) != size:
+        raise ValueError(f"internal: {what} must have {size} elements")
+    if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
+        raise ValueError(f"internal: {what} must be writable")
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline int _dsz(cnp.ndarray x) except -1:
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t == cnp.NPY_FLOAT32:
+        return 4
+    if t == cnp.NPY_FLOAT64:
+        return 8
+    raise TypeError("internal: kernels take float32 or float64")
+
+
+cdef inline double _done(int rc, double value) except? -1.0:
+    if rc == -1:
+        raise MemoryError("fastloss: out of memory in a kernel")
+    if rc != 0:
+        raise RuntimeError(f"fastloss: kernel error {rc}")
+    return value
+
+
+def cross_entropy(cnp.ndarray x, object target, object soft, object class_w, object sample_w,
+                  int64_t ignore_index, double label_smoothing, int reduction,
+                  object loss_out, object grad, int n_threads):
+    """x (n, c); target (n,) int64 or None; soft (n, c) or None. Returns the value."""
+    cdef int dsz = _dsz(x)
+    cdef fl_ce_args a
+    cdef double value = 0.0
+    cdef int rc
+    if cnp.PyArray_NDIM(x) != 2:
+        raise ValueError("internal: x must be 2-D")
+    a.n = cnp.PyArray_DIM(x, 0)
+    a.c = cnp.PyArray_DIM(x, 1)
+    a.x = _in(x, dsz, "x")
+    if target is not None:
+        _check(<cnp.ndarray>target, 8, "target")
+        if cnp.PyArray_TYPE(<cnp.ndarray>target) != cnp.NPY_INT64 or cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n:
+            raise ValueError("internal: target must be int64 of length n")
+        a.target = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
+    else:
+        a.target = NULL
+        if soft is None or cnp.PyArray_SIZE(<cnp.ndarray>soft) != a.n * a.c:
+            raise ValueError("internal: soft target must have the input's size")
+    a.soft = _in(soft, dsz, "soft")
+    a.class_w = _in(class_w, dsz, "class_w")
+    a.sample_w = _in(sample_w, dsz, "sample_w")
+    a.ignore_index = ignore_index
+    a.label_smoothing = label_smoothing
+    a.reduction = reduction
+    if class_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>class_w) != a.c:
+        raise ValueError("internal: class_w must have c elements")
+    if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
+        raise ValueError("internal: sample_w must have n elements")
+    a.loss_out = _out(loss_out, dsz, "loss_out", a.n)
+    a.grad = _out(grad, dsz, "grad", a.n * a.c)
+    a.n_threads = n_threads
+    a.class_w_sum = 0.0
+    with nogil:
+        rc = fl_cross_entropy(dsz, &a, &value)
+    return _done(rc, value)
+
+
+cdef inline void _aux_size(object w, int layout, int64_t n, int64_t m) except *:
+    if w is None:
+        return
+    cdef int64_t want = n * m if layout == 1 else (m if layout == 2 else (n if layout == 3 else -1))
+    if cnp.PyArray_SIZE(<cnp.ndarray>w) != want:
+        raise ValueError("internal: weight size does not match its layout")
+
+
+cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
+                         object pw, int pw_layout, object sample_w, int reduction,
+                         object loss_out, object grad, int n_threads) except? -1.0:
+    cdef int dsz = _dsz(x)
+    cdef fl_ew_args a
+    cdef double value = 0.0
+    cdef int rc
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_SIZE(t) != cnp.PyArray_SIZE(x):
+        raise ValueError("internal: x must be 2-D and t of the same size")
+    a.n = cnp.PyArray_DIM(x, 0)
+    a.m = cnp.PyArray_DIM(x, 1)
+    a.x = _in(x, dsz, "x")
+    a.t = _in(t, dsz, "t")
+    a.w = _in(w, dsz, "w")
+    a.w_layout = w_layout if w is not None else 0
+    a.pw = _in(pw, dsz, "pw")
+    a.pw_layout = pw_layout if pw is not None else 0
+    a.sample_w = _in(sample_w, dsz, "sample_w")
+    a.reduction = reduction
+    if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
+        raise ValueError("internal: sample_w must have n elements")
+    _aux_size(w, a.w_layout, a.n, a.m)
+    _aux_size(pw, a.pw_layout, a.n, a.m)
+    a.loss_out = _out(loss_out, dsz, "loss_out", a.n * a.m)
+    a.grad = _out(grad, dsz, "grad", a.n * a.m)
+    a.n_threads = n_threads
+    with nogil:
+        if which == 0:
+            rc = fl_bce_with_logits(dsz, &a, &value)
+        else:
+            rc = fl_mse(dsz, &a, &value)
+    return _done(rc, value)
+
+
+def binary_cross_entropy_with_logits(cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
+                                     object pw, int pw_layout, object sample_w, int reduction,
+                                     object loss_out, object grad, int n_threads):
+    return _elementwise(0, x, t, w, w_layout, pw, pw_layout, sample_w, reduction,
+                        loss_out, grad, n_threads)
+
+
+def mse_loss(cnp.ndarray x, cnp.ndarray t, object sample_w, int reduction,
+             object loss_out, object grad, int n_threads):
+    return _elementwise(1, x, t, None, 0, None, 0, sample_w, reduction,
+                        loss_out, grad, n_threads)
+
+
+def find_bad_class_index(cnp.ndarray target, int64_t n_classes, int64_t ignore_index):
+    """First position of a class index outside [0, n_classes) other than ignore_index, or -1."""
+    _check(target, 8, "target")
+    if cnp.PyArray_TYPE(target) != cnp.NPY_INT64:
+        raise TypeError("internal: target must be int64")
+    cdef const int64_t *p = <const int64_t *>cnp.PyArray_DATA(target)
+    cdef int64_t n = cnp.PyArray_SIZE(target)
+    cdef int64_t r
+    with nogil:
+        r = fl_find_bad_class_index(p, n, n_classes, ignore_index)
+    return r
+
+
+def find_outside(cnp.ndarray a, double lo, double hi):
+    """First flat position of a value outside [lo, hi] (NaN passes), or -1."""
+    cdef int dsz = _dsz(a)
+    _check(a, dsz, "a")
+    cdef const void *p = cnp.PyArray_DATA(a)
+    cdef int64_t n = cnp.PyArray_SIZE(a)
+    cdef int64_t r
+    with nogil:
+        r = fl_find_outside(dsz, p, n, lo, hi)
+    return r
+
+
+def copy(cnp.ndarray dst, cnp.ndarray src, int n_threads):
+    """Copy src into dst (same byte size, both C-contiguous): the bandwidth probe."""
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(dst) and cnp.PyArray_IS_C_CONTIGUOUS(src)):
+        raise ValueError("internal: copy needs C-contiguous arrays")
+    if cnp.PyArray_NBYTES(dst) != cnp.PyArray_NBYTES(src) or not cnp.PyArray_ISWRITEABLE(dst):
+        raise ValueError("internal: copy needs a writable dst of src's size")
+    cdef void *d = cnp.PyArray_DATA(dst)
+    cdef const void *s = cnp.PyArray_DATA(src)
+    cdef int64_t n = cnp.PyArray_NBYTES(src)
+    with nogil:
+        fl_copy(d, s, n, n_threads)
+
+
+def isa_supported(str name):
+    return bool(fl_isa_supported(ISA_LEVELS.index(name)))
+
+
+def isa_active():
+    return ISA_LEVELS[fl_isa_active()]
+
+
+def set_isa(str name):
+    """Force an instruction-set level; ValueError when the CPU lacks it."""
+    if name not in ISA_LEVELS:
+        raise ValueError(f"unknown SIMD level {name!r}; expected one of {ISA_LEVELS}")
+    if fl_set_isa(ISA_LEVELS.index(name)) != 0:
+        raise ValueError(f"this CPU does not support the {name} kernels")
+
+
+def openmp_enabled():
+    return bool(fl_openmp_enabled())
+
+
+def max_threads():
+    return fl_max_threads()

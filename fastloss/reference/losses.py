@@ -1,0 +1,116 @@
+"""NumPy reference implementations: the oracle every kernel is tested against.
+
+Written for clarity, not speed, in float64 throughout.  Each function takes the
+arguments of the public loss (already validated by the API layer) and returns
+``(value, grad)``: the value for the requested reduction and the analytic gradient of
+that value with respect to the input (for ``reduction="none"``, of the sum of the
+per-sample values).  The analytic gradients are themselves checked against finite
+differences of the values in the tests.
+"""
+import numpy as np
+
+__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "mse_loss"]
+
+
+def _reduce(per_sample, grad, reduction, denominator):
+    """Apply a reduction to per-sample values and to the gradient of their sum."""
+    if reduction == "none":
+        return per_sample, grad
+    total = float(np.sum(per_sample))
+    if reduction == "sum":
+        return total, grad
+    if denominator == 0:  # a mean over nothing is 0, with a zero gradient
+        return 0.0, np.zeros_like(grad)
+    return total / denominator, grad / denominator
+
+
+def _log_softmax(x):
+    m = np.max(x, axis=1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    z = x - m
+    return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0, sample_weight=None):
+    x = np.asarray(input, dtype=np.float64)
+    target = np.asarray(target)
+    unbatched = x.ndim == 1
+    if unbatched:
+        x = x[None, :]
+        target = target[None] if target.ndim == 0 else target[None, :]
+    n, c = x.shape
+    w = np.ones(c) if weight is None else np.asarray(weight, dtype=np.float64)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(n)
+    ls = float(label_smoothing)
+    logp = _log_softmax(x)
+    p = np.exp(logp)
+
+    if np.issubdtype(target.dtype, np.integer):
+        # loss_i = (1 - ls) w_y (-log p_y) + ls / C * sum_c w_c (-log p_c), times sw_i
+        valid = target != ignore_index
+        y = np.where(valid, target, 0).astype(np.int64)
+        onehot = np.zeros((n, c))
+        onehot[np.arange(n), y] = 1.0
+        wy = np.where(valid, w[y], 0.0)
+        nll = np.where(valid, -logp[np.arange(n), y], 0.0)
+        per = (1.0 - ls) * wy * nll
+        grad = (1.0 - ls) * wy[:, None] * (p - onehot)
+        if ls > 0:
+            smooth = np.where(valid, -np.sum(logp * w, axis=1), 0.0)
+            per = per + ls / c * smooth
+            grad = grad + valid[:, None] * (ls / c) * (np.sum(w) * p - w)
+        per = per * sw
+        grad = grad * sw[:, None]
+        denominator = float(np.sum(wy * sw))
+    else:
+        # probabilities: smoothed t' = (1 - ls) t + ls / C, loss_i = -sum_c w_c t'_c log p_c
+        t = np.asarray(target, dtype=np.float64).reshape(n, c)
+        ts = (1.0 - ls) * t + ls / c
+        per = -np.sum(w * ts * logp, axis=1) * sw
+        grad = (p * np.sum(w * ts, axis=1, keepdims=True) - w * ts) * sw[:, None]
+        denominator = float(np.sum(sw))
+
+    if unbatched:
+        per, grad = per[0], grad[0]
+    return _reduce(per, grad, reduction, denominator)
+
+
+def _sample_weight_nd(sample_weight, shape):
+    """One weight per sample (first axis), broadcast over the other axes."""
+    if sample_weight is None:
+        return np.ones(shape[:1] + (1,) * max(len(shape) - 1, 0)), (shape[0] if shape else 1)
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    return sw.reshape(shape[:1] + (1,) * max(len(shape) - 1, 0)), float(np.sum(sw))
+
+
+def _elements_per_sample(shape):
+    return int(np.prod(shape[1:])) if len(shape) > 1 else 1
+
+
+def _sigmoid(x):
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None, sample_weight=None):
+    x = np.asarray(input, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    w = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+    pw = 1.0 if pos_weight is None else np.asarray(pos_weight, dtype=np.float64)
+    sw, sw_total = _sample_weight_nd(sample_weight, x.shape)
+    # -[pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]
+    loss = pw * t * np.logaddexp(0.0, -x) + (1.0 - t) * np.logaddexp(0.0, x)
+    dloss = (1.0 - t) * _sigmoid(x) - pw * t * _sigmoid(-x)
+    per = np.broadcast_to(w * sw * loss, x.shape)
+    grad = np.broadcast_to(w * sw * dloss, x.shape).copy()
+    return _reduce(np.array(per), grad, reduction, sw_total * _elements_per_sample(x.shape))
+
+
+def mse_loss(input, target, reduction="mean", sample_weight=None):
+    x = np.asarray(input, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    sw, sw_total = _sample_weight_nd(sample_weight, x.shape)
+    per = np.broadcast_to(sw * (x - t) ** 2, x.shape)
+    grad = np.broadcast_to(sw * 2.0 * (x - t), x.shape).copy()
+    return _reduce(np.array(per), grad, reduction, sw_total * _elements_per_sample(x.shape))
