@@ -8,6 +8,7 @@ default build never uses ``-march=native`` and the wheel runs on any x86-64 CPU.
 OpenMP is detected by compiling and running a small program.  Without it the build goes
 on serially with a warning; ``FASTLOSS_REQUIRE_OPENMP=1`` turns that into an error.
 """
+import glob
 import os
 import shlex
 import shutil
@@ -96,6 +97,7 @@ extensions = [
     Extension(
         "fastloss._cpu._kernels",
         sources=[os.path.join("fastloss", "_cpu", "_kernels.pyx")] + c_sources,
+        depends=sorted(glob.glob(os.path.join(csrc, "*.h"))),
         include_dirs=[csrc, np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("FL_OPENMP_BUILD", "1" if omp_compile else "0")],

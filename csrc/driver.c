@@ -258,6 +258,14 @@ int fl_mse(int dsz, const fl_ew_args *a, double *value)
     return fl_ew_run(fl_table()->mse[dsz == 8], dsz, a, value);
 }
 
+int fl_math(int fn, int dsz, const void *x, void *y, int64_t n)
+{
+    if (dsz != 4 && dsz != 8)
+        return FL_EDTYPE;
+    fl_table()->math[dsz == 8](fn, x, y, n);
+    return FL_OK;
+}
+
 /* --------------------------------------------------------------- validation ---- */
 
 int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index)

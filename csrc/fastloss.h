@@ -75,6 +75,10 @@ int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, dou
 /* Memory bandwidth probe: copy n bytes from src to dst with n_threads threads. */
 void fl_copy(void *dst, const void *src, int64_t n, int n_threads);
 
+/* Elementary functions of fl_math.h, applied with the active instruction set. */
+enum { FL_FN_EXP = 0, FL_FN_LOG = 1, FL_FN_LOG1P = 2, FL_FN_SOFTPLUS = 3, FL_FN_SIGMOID = 4 };
+int fl_math(int fn, int dtype_size, const void *x, void *y, int64_t n);
+
 /* Instruction-set level: the best the CPU supports, the one in use, forcing one. */
 int fl_isa_supported(int isa);
 int fl_isa_active(void);

@@ -10,7 +10,11 @@
  * `gscale` and its per-sample values, and returns its weighted loss sum. */
 typedef double (*fl_block_fn)(const void *args, int64_t b0, int64_t b1, double gscale);
 
+/* Apply an elementary function of fl_math.h to n values (tests and accuracy checks). */
+typedef void (*fl_math_fn)(int fn, const void *x, void *y, int64_t n);
+
 typedef struct {
+    fl_math_fn math[2];
     fl_block_fn ce[2];    /* [0] float, [1] double */
     fl_block_fn bce[2];
     fl_block_fn mse[2];

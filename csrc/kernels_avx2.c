@@ -5,5 +5,5 @@
 #include "kernels_isa.h"
 #else
 #include "fl_internal.h"
-const fl_isa_table fl_table_avx2 = {{0, 0}, {0, 0}, {0, 0}};
+const fl_isa_table fl_table_avx2 = {{0, 0}, {0, 0}, {0, 0}, {0, 0}};
 #endif

@@ -364,6 +364,36 @@ static inline double FN(mse_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int
 
 FL_EW_BLOCK(fl_mse_block, FN(mse_seg))
 
+/* ------------------------------------------------------ elementary functions ---- */
+
+static void FN(fl_math)(int fn, const void *xv, void *yv, int64_t n)
+{
+    const REAL *x = (const REAL *)xv;
+    REAL *y = (REAL *)yv;
+    switch (fn) {
+    case FL_FN_EXP:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = EXP(x[i]);
+        break;
+    case FL_FN_LOG:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = LOG(x[i]);
+        break;
+    case FL_FN_LOG1P:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = LOG1P(x[i]);
+        break;
+    case FL_FN_SOFTPLUS:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = SOFTPLUS(x[i]);
+        break;
+    default:
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = SIGMOID(x[i]);
+        break;
+    }
+}
+
 #undef FN
 #undef FL_CAT3
 #undef FL_CAT3_

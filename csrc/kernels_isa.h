@@ -10,24 +10,32 @@
 #define EXP fl_expf
 #define LOG fl_logf
 #define LOG1P fl_log1pf
+#define SOFTPLUS fl_softplusf
+#define SIGMOID fl_sigmoidf
 #include "kernels_body.h"
 #undef REAL
 #undef FL_T
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef SOFTPLUS
+#undef SIGMOID
 
 #define REAL double
 #define FL_T f64
 #define EXP fl_exp
 #define LOG fl_log
 #define LOG1P fl_log1p
+#define SOFTPLUS fl_softplus
+#define SIGMOID fl_sigmoid
 #include "kernels_body.h"
 #undef REAL
 #undef FL_T
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef SOFTPLUS
+#undef SIGMOID
 
 #define FL_TABLE_(isa) fl_table_##isa
 #define FL_TABLE(isa) FL_TABLE_(isa)
@@ -35,6 +43,7 @@
 #define FL_K(name, t, isa) FL_K_(name, t, isa)
 
 const fl_isa_table FL_TABLE(FL_ISA) = {
+    {FL_K(fl_math, f32, FL_ISA), FL_K(fl_math, f64, FL_ISA)},
     {FL_K(fl_ce_block, f32, FL_ISA), FL_K(fl_ce_block, f64, FL_ISA)},
     {FL_K(fl_bce_block, f32, FL_ISA), FL_K(fl_bce_block, f64, FL_ISA)},
     {FL_K(fl_mse_block, f32, FL_ISA), FL_K(fl_mse_block, f64, FL_ISA)},

@@ -42,7 +42,7 @@ def real_array(a, name, dtype, shape):
     if arr.shape != shape:
         raise ValueError(f"{name}: shape {shape_str(arr.shape)} does not match the input's "
                          f"shape {shape_str(shape)}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return np.asarray(arr, dtype=dtype, order="C")
 
 
 def nonnegative_weights(a, name, dtype):
@@ -50,7 +50,7 @@ def nonnegative_weights(a, name, dtype):
     arr = a if type(a) is np.ndarray else np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    arr = np.asarray(arr, dtype=dtype, order="C")
     if arr.size:
         if not np.isfinite(arr).all():
             raise ValueError(f"{name}: weights must be finite (found NaN or inf)")
@@ -126,8 +126,9 @@ def out_array(out, shape, dtype, others):
         raise ValueError("out: is read-only")
     x = others[0]
     if out is not x and np.may_share_memory(out, x):
+        # both are C-contiguous: the same start and size is the same memory
         same = (out.__array_interface__["data"][0] == x.__array_interface__["data"][0]
-                and out.strides == x.strides)
+                and out.nbytes == x.nbytes)
         if not same:
             raise ValueError("out: overlaps the input without being the input itself")
     for a in others[1:]:

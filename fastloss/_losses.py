@@ -63,7 +63,7 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
         if ignore_index != -100:
             raise ValueError("ignore_index: is not supported with class-probability targets "
                              "(floating-point target); leave it at -100")
-        soft = np.ascontiguousarray(t, dtype=dtype).reshape(n, c)
+        soft = np.asarray(t, dtype=dtype, order="C").reshape(n, c)
         t64 = None
         target_ref = soft if batched else soft.reshape(c)
     else:
@@ -76,7 +76,7 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
             raise ValueError(f"weight: class weights must have shape ({c},), one per class, "
                              f"got {ck.shape_str(w.shape)}")
     sw = ck.sample_weight(sample_weight, n, dtype, batched)
-    x2 = np.ascontiguousarray(x).reshape(n, c)
+    x2 = np.asarray(x, order="C").reshape(n, c)
 
     def cpu(red, loss_out, grad, nt):
         return _kernels.cross_entropy(x2, t64, soft, w, sw, ignore_index, label_smoothing, red,
@@ -145,7 +145,7 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
         w, wl = _aux_weight(weight, "weight", shape, n, m, dtype)
     if pos_weight is not None:
         pw, pwl = _aux_weight(pos_weight, "pos_weight", shape, n, m, dtype)
-    x2 = np.ascontiguousarray(x).reshape(n, m)
+    x2 = np.asarray(x, order="C").reshape(n, m)
 
     def cpu(red, loss_out, grad, nt):
         return _kernels.binary_cross_entropy_with_logits(x2, t2, w, wl or 0, pw, pwl or 0, sw, red,
@@ -159,7 +159,7 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
 
 def prepare_mse_loss(input, target, sample_weight):
     x, t, n, m, sw = _elementwise(input, target, sample_weight)
-    x2 = np.ascontiguousarray(x).reshape(n, m)
+    x2 = np.asarray(x, order="C").reshape(n, m)
     t2 = t.reshape(n, m)
 
     def cpu(red, loss_out, grad, nt):

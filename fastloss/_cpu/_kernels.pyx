@@ -48,6 +48,7 @@ cdef extern from "fastloss.h" nogil:
     int fl_mse(int dtype_size, const fl_ew_args *a, double *value)
     int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index)
     int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi)
+    int fl_math(int fn, int dtype_size, const void *x, void *y, int64_t n)
     void fl_copy(void *dst, const void *src, int64_t n, int n_threads)
     int fl_isa_supported(int isa)
     int fl_isa_active()
@@ -218,6 +219,23 @@ def find_outside(cnp.ndarray a, double lo, double hi):
     with nogil:
         r = fl_find_outside(dsz, p, n, lo, hi)
     return r
+
+
+MATH_FUNCTIONS = ("exp", "log", "log1p", "softplus", "sigmoid")
+
+
+def math(str name, cnp.ndarray x):
+    """One of fl_math.h's functions applied elementwise with the active SIMD level."""
+    cdef int fn = MATH_FUNCTIONS.index(name)
+    cdef int dsz = _dsz(x)
+    _check(x, dsz, "x")
+    cdef cnp.ndarray y = cnp.PyArray_EMPTY(1, [cnp.PyArray_SIZE(x)], cnp.PyArray_TYPE(x), 0)
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef void *py = cnp.PyArray_DATA(y)
+    cdef int64_t n = cnp.PyArray_SIZE(x)
+    with nogil:
+        fl_math(fn, dsz, px, py, n)
+    return y.reshape((<object>x).shape)
 
 
 def copy(cnp.ndarray dst, cnp.ndarray src, int n_threads):

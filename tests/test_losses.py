@@ -1,0 +1,267 @@
+"""Table-driven tests: every loss of the table, every option, float32 and float64, every
+SIMD level the CPU supports, against the NumPy reference and finite differences."""
+import numpy as np
+import pytest
+
+import fastloss as fl
+from fastloss._registry import LOSSES, TABLE
+
+from cases import CASES, SMALL
+
+DTYPES = (np.float32, np.float64)
+RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+
+def _case_ids(name):
+    return [cid for cid, _, _ in CASES[name](np.float64, np.random.default_rng(0))]
+
+
+def _case(name, dtype, rng, cid):
+    for c, args, kw in CASES[name](dtype, rng):
+        if c == cid:
+            return args, kw
+    raise KeyError(cid)
+
+
+def assert_close(actual, expected, dtype, what):
+    """Norm-wise relative agreement: |a - e| <= rtol * (|e| + max|e|), NaN where NaN."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    assert np.array_equal(nan_a, nan_e), f"{what}: NaN positions differ"
+    a, e = a[~nan_e], e[~nan_e]
+    inf = np.isinf(e)
+    assert np.array_equal(a[inf], e[inf]), f"{what}: infinities differ"
+    a, e = a[~inf], e[~inf]
+    if e.size == 0:
+        return
+    rtol = RTOL[np.dtype(dtype)]
+    scale = np.max(np.abs(e))
+    err = np.abs(a - e)
+    bad = err > rtol * (np.abs(e) + scale)
+    assert not bad.any(), (f"{what}: max abs error {err.max():.3g}, max |expected| {scale:.3g}, "
+                           f"{bad.sum()} of {e.size} outside rtol {rtol}")
+
+
+def test_every_loss_has_cases():
+    for spec in TABLE:
+        assert spec.name in CASES and spec.name in SMALL, f"{spec.name} has no test cases"
+
+
+PARAMS = [(name, cid) for name in LOSSES for cid in _case_ids(name)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,cid", PARAMS, ids=[f"{n}-{c}" for n, c in PARAMS])
+def test_agrees_with_reference(name, cid, reduction, dtype, rng, simd):
+    loss = getattr(fl, name)
+    args, kw = _case(name, dtype, rng, cid)
+    v, g = loss.value_and_grad(*args, reduction=reduction, **kw)
+    vr, gr = loss.value_and_grad(*args, reduction=reduction, backend="numpy", **kw)
+    assert np.asarray(v).dtype == dtype and g.dtype == dtype
+    assert g.shape == np.shape(args[0])
+    assert_close(v, vr, dtype, f"{name} value")
+    assert_close(g, gr, dtype, f"{name} grad")
+    # the value-only and gradient-only entry points give the same numbers
+    v2 = loss(*args, reduction=reduction, **kw)
+    g2 = loss.grad(*args, reduction=reduction, **kw)
+    np.testing.assert_array_equal(np.asarray(v2), np.asarray(v))
+    np.testing.assert_array_equal(g2, g)
+
+
+def _fd_grad(f, x, h=1e-6):
+    """Central differences of the scalar f at x (float64)."""
+    g = np.zeros_like(x)
+    flat = x.reshape(-1)
+    for i in range(flat.size):
+        step = h * max(1.0, abs(flat[i]))
+        old = flat[i]
+        flat[i] = old + step
+        fp = f(x)
+        flat[i] = old - step
+        fm = f(x)
+        flat[i] = old
+        g.reshape(-1)[i] = (fp - fm) / (2 * step)
+    return g
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_gradient_matches_finite_differences(name, reduction, backend, rng):
+    loss = getattr(fl, name)
+    for args, kw in SMALL[name](rng):
+        x = np.array(args[0], dtype=np.float64)
+        rest = args[1:]
+
+        def f(z):
+            return float(np.sum(loss(z, *rest, reduction=reduction, backend="numpy", **kw)))
+
+        g = loss.grad(x, *rest, reduction=reduction, backend=backend, **kw)
+        fd = _fd_grad(f, x.copy())
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8 * max(1.0, np.abs(fd).max()))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_bitwise_identical_for_any_thread_count(name, reduction, dtype, rng, simd):
+    loss = getattr(fl, name)
+    args, kw = {
+        "cross_entropy": lambda: ((rng.standard_normal((700, 300)).astype(dtype),
+                                   rng.integers(0, 300, 700)), {"label_smoothing": 0.1}),
+        "binary_cross_entropy_with_logits": lambda: ((rng.standard_normal((300, 700)).astype(dtype),
+                                                      rng.random((300, 700)).astype(dtype)), {}),
+        "mse_loss": lambda: ((rng.standard_normal((300, 700)).astype(dtype),
+                              rng.standard_normal((300, 700)).astype(dtype)), {}),
+    }[name]()
+    v1, g1 = loss.value_and_grad(*args, reduction=reduction, n_threads=1, **kw)
+    for nt in (2, 3, 4):
+        v, g = loss.value_and_grad(*args, reduction=reduction, n_threads=nt, **kw)
+        assert np.asarray(v).tobytes() == np.asarray(v1).tobytes(), f"value differs at {nt} threads"
+        assert g.tobytes() == g1.tobytes(), f"gradient differs at {nt} threads"
+
+
+# ----------------------------------------------------------- mean over nothing ----
+
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_mean_over_nothing_is_zero(dtype, backend, rng):
+    x = rng.standard_normal((6, 4)).astype(dtype)
+    t = rng.integers(0, 4, 6)
+    cases = [
+        (fl.cross_entropy, (x[:0], t[:0]), {}),
+        (fl.cross_entropy, (x, np.full(6, -100)), {}),
+        (fl.cross_entropy, (x, t), {"sample_weight": np.zeros(6)}),
+        (fl.cross_entropy, (x, np.zeros(6, np.int64)), {"weight": np.array([0, 1, 1, 1.0])}),
+        (fl.binary_cross_entropy_with_logits, (x[:0], x[:0]), {}),
+        (fl.binary_cross_entropy_with_logits, (x, np.abs(np.tanh(x))), {"sample_weight": np.zeros(6)}),
+        (fl.mse_loss, (x[:0], x[:0]), {}),
+        (fl.mse_loss, (x, x + 1), {"sample_weight": np.zeros(6)}),
+    ]
+    for loss, args, kw in cases:
+        v, g = loss.value_and_grad(*args, backend=backend, **kw)
+        assert v == 0.0 and not np.isnan(v), (loss, kw)
+        assert not np.any(g), (loss, kw)
+
+
+# --------------------------------------------------------------- NaN and layout ----
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_nan_input_propagates(name, rng):
+    loss = getattr(fl, name)
+    x = rng.standard_normal((5, 4))
+    x[2, 1] = np.nan
+    t = rng.integers(0, 4, 5) if name == "cross_entropy" else rng.random((5, 4))
+    per = loss(x, t, reduction="none")
+    assert np.isnan(np.asarray(per)).any()
+    assert np.isnan(loss(x, t))
+    v, g = loss.value_and_grad(x, t)
+    assert np.isnan(v) and np.isnan(g).any()
+
+
+def _inputs(name, rng, dtype=np.float64):
+    x = rng.standard_normal((9, 8)).astype(dtype)
+    if name == "cross_entropy":
+        return x, rng.integers(0, 8, 9)
+    return x, rng.random((9, 8)).astype(dtype)
+
+
+class MyArray(np.ndarray):
+    pass
+
+
+@pytest.mark.parametrize("layout", ["strided", "fortran", "readonly", "memmap", "subclass", "list"])
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_layouts_are_accepted(name, layout, rng, tmp_path):
+    loss = getattr(fl, name)
+    x, t = _inputs(name, rng)
+    v0, g0 = loss.value_and_grad(x, t)
+    if layout == "strided":
+        big = np.zeros((18, 16))
+        big[::2, ::2] = x
+        xx = big[::2, ::2]
+    elif layout == "fortran":
+        xx = np.asfortranarray(x)
+    elif layout == "readonly":
+        xx = x.copy()
+        xx.setflags(write=False)
+    elif layout == "memmap":
+        xx = np.memmap(tmp_path / "x.bin", dtype=x.dtype, mode="w+", shape=x.shape)
+        xx[...] = x
+        xx.flush()
+        xx = np.memmap(tmp_path / "x.bin", dtype=x.dtype, mode="r", shape=x.shape)
+    elif layout == "subclass":
+        xx = x.view(MyArray)
+    else:
+        xx = x.tolist()
+    v, g = loss.value_and_grad(xx, t)
+    assert v == v0
+    np.testing.assert_array_equal(g, g0)
+    assert type(g) is np.ndarray
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_out_preallocated_and_in_place(name, backend, dtype, rng):
+    loss = getattr(fl, name)
+    x, t = _inputs(name, rng, dtype)
+    v0, g0 = loss.value_and_grad(x, t, backend=backend)
+    out = np.empty_like(x)
+    v, g = loss.value_and_grad(x, t, out=out, backend=backend)
+    assert g is out and v == v0
+    np.testing.assert_array_equal(out, g0)
+    out2 = np.empty_like(x)
+    assert loss.grad(x, t, out=out2, backend=backend) is out2
+    np.testing.assert_array_equal(out2, g0)
+    xin = x.copy()
+    v, g = loss.value_and_grad(xin, t, out=xin, backend=backend)
+    assert g is xin and v == v0
+    np.testing.assert_array_equal(xin, g0)
+
+
+def test_value_types():
+    x = np.zeros((3, 2), np.float32)
+    t = np.zeros(3, np.int64)
+    v = fl.cross_entropy(x, t)
+    assert isinstance(v, np.float32)
+    assert fl.cross_entropy(x, t, reduction="none").dtype == np.float32
+    assert fl.cross_entropy(x.astype(np.float64), t).dtype == np.float64
+    assert np.shape(fl.cross_entropy(x[0], np.int64(1), reduction="none")) == ()
+    assert fl.mse_loss(x, x, reduction="none").shape == (3, 2)
+
+
+def test_known_values():
+    """Hand-computed values, independent of both implementations."""
+    # uniform logits over 4 classes: loss = log 4 for every sample
+    x = np.zeros((3, 4))
+    assert fl.cross_entropy(x, np.array([0, 1, 3])) == pytest.approx(np.log(4), rel=1e-15)
+    # logits (0, log 3): p = (1/4, 3/4); target 0 -> log 4; gradient (p - onehot) / N
+    x = np.array([[0.0, np.log(3.0)]])
+    v, g = fl.cross_entropy.value_and_grad(x, np.array([0]))
+    assert v == pytest.approx(np.log(4), rel=1e-14)
+    np.testing.assert_allclose(g, [[-0.75, 0.75]], rtol=1e-14)
+    # BCE at logit 0 is log 2 for any target; gradient sigmoid(0) - t
+    v, g = fl.binary_cross_entropy_with_logits.value_and_grad(np.zeros(2), np.array([0.0, 1.0]), reduction="sum")
+    assert v == pytest.approx(2 * np.log(2), rel=1e-15)
+    np.testing.assert_allclose(g, [0.5, -0.5], rtol=1e-15)
+    # BCE at large logits: loss = |x| for the wrong label, ~exp(-|x|) for the right one
+    v = fl.binary_cross_entropy_with_logits(np.array([-30.0, 30.0], np.float32), np.array([1.0, 1.0], np.float32), reduction="none")
+    np.testing.assert_allclose(v, [30.0, np.exp(-30.0)], rtol=1e-6)
+    assert fl.mse_loss(np.array([1.0, 2.0]), np.array([0.0, 0.0])) == 2.5
+
+
+def test_signatures_follow_torch():
+    import inspect
+
+    s = inspect.signature(fl.cross_entropy)
+    assert list(s.parameters)[:6] == ["input", "target", "weight", "ignore_index", "reduction", "label_smoothing"]
+    assert s.parameters["ignore_index"].default == -100
+    assert s.parameters["sample_weight"].kind is inspect.Parameter.KEYWORD_ONLY
+    s = inspect.signature(fl.binary_cross_entropy_with_logits.value_and_grad)
+    assert list(s.parameters)[:5] == ["input", "target", "weight", "reduction", "pos_weight"]
+    assert "out" in s.parameters
+    assert list(inspect.signature(fl.mse_loss).parameters)[:3] == ["input", "target", "reduction"]
