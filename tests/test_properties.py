@@ -1,0 +1,87 @@
+"""Hypothesis property tests: shapes, strides, dtypes and options, CPU kernels against the
+NumPy reference."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fastloss as fl
+
+from test_losses import assert_close
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+dtypes = st.sampled_from([np.float32, np.float64])
+reductions = st.sampled_from(["mean", "sum", "none"])
+
+
+def _strided(draw, arr):
+    """The same values, possibly as a non-contiguous or Fortran-ordered view."""
+    kind = draw(st.sampled_from(["c", "f", "step", "reversed"]))
+    if arr.ndim == 0:
+        return arr
+    if kind == "f":
+        return np.asfortranarray(arr)
+    if kind == "step":
+        big = np.zeros((arr.shape[0] * 2,) + arr.shape[1:], arr.dtype)
+        big[::2] = arr
+        return big[::2]
+    if kind == "reversed":
+        return arr[::-1].copy()[::-1]
+    return arr
+
+
+@SETTINGS
+@given(data=st.data(), dtype=dtypes, reduction=reductions)
+def test_cross_entropy_property(data, dtype, reduction):
+    n = data.draw(st.integers(0, 40))
+    c = data.draw(st.integers(1, 70))
+    batched = data.draw(st.booleans()) or n != 1
+    x = data.draw(hnp.arrays(dtype, (n, c), elements=st.floats(-50, 50, width=32)))
+    ls = data.draw(st.sampled_from([0.0, 0.05, 0.5, 1.0]))
+    kw = {"label_smoothing": ls, "reduction": reduction}
+    if data.draw(st.booleans()):
+        kw["weight"] = data.draw(hnp.arrays(dtype, (c,), elements=st.floats(0, 3, width=32)))
+    if data.draw(st.booleans()):
+        kw["sample_weight"] = data.draw(hnp.arrays(dtype, (n,), elements=st.floats(0, 3, width=32)))
+    if data.draw(st.booleans()):
+        ii = data.draw(st.sampled_from([-100, 0, c - 1]))
+        t = data.draw(hnp.arrays(data.draw(st.sampled_from([np.int8, np.int32, np.int64])), (n,),
+                                 elements=st.integers(0, min(c - 1, 127)) | st.just(ii if ii >= -128 else -100)))
+        kw["ignore_index"] = ii if ii != -100 else -100
+        t = np.where(t == -100, -100, t) if ii == -100 else t
+    else:
+        t = data.draw(hnp.arrays(dtype, (n, c), elements=st.floats(0, 1, width=32)))
+    if not batched:
+        x, t = x[0], t[0]
+        kw.pop("sample_weight", None)
+    x = _strided(data.draw, x)
+    v, g = fl.cross_entropy.value_and_grad(x, t, **kw)
+    vr, gr = fl.cross_entropy.value_and_grad(x, t, backend="numpy", **kw)
+    assert_close(v, vr, dtype, "value")
+    assert_close(g, gr, dtype, "grad")
+
+
+@SETTINGS
+@given(data=st.data(), dtype=dtypes, reduction=reductions)
+def test_elementwise_property(data, dtype, reduction):
+    shape = data.draw(hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=7))
+    x = data.draw(hnp.arrays(dtype, shape, elements=st.floats(-30, 30, width=32)))
+    t = data.draw(hnp.arrays(dtype, shape, elements=st.floats(0, 1, width=32)))
+    kw = {"reduction": reduction}
+    if shape and data.draw(st.booleans()):
+        kw["sample_weight"] = data.draw(hnp.arrays(dtype, shape[:1], elements=st.floats(0, 2, width=32)))
+    x = _strided(data.draw, x)
+    loss = data.draw(st.sampled_from([fl.binary_cross_entropy_with_logits, fl.mse_loss]))
+    if loss is fl.binary_cross_entropy_with_logits:
+        for key in ("weight", "pos_weight"):
+            if data.draw(st.booleans()):
+                # a broadcastable shape: some trailing axes of the input, some set to 1
+                k = data.draw(st.integers(0, len(shape)))
+                wshape = tuple(d if data.draw(st.booleans()) else 1 for d in shape[len(shape) - k:])
+                kw[key] = data.draw(hnp.arrays(dtype, wshape, elements=st.floats(0, 3, width=32)))
+    v, g = loss.value_and_grad(x, t, **kw)
+    vr, gr = loss.value_and_grad(x, t, backend="numpy", **kw)
+    assert_close(v, vr, dtype, "value")
+    assert_close(g, gr, dtype, "grad")
