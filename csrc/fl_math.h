@@ -18,13 +18,18 @@
 
 #include <stdint.h>
 
+/* Always inlined: a call left in a loop stops it from vectorizing, and GCC's inlining
+ * budget runs out in the larger kernels (seen: fl_logf called out of line in the BCE loop,
+ * which then ran scalar at a tenth of the speed). */
+#define FL_MATH_INLINE static inline __attribute__((always_inline))
+
 typedef union { float f; int32_t i; uint32_t u; } fl_bits32;
 typedef union { double f; int64_t i; uint64_t u; } fl_bits64;
 
-static inline float fl_f32_from_bits(int32_t i) { fl_bits32 b; b.i = i; return b.f; }
-static inline int32_t fl_f32_bits(float f) { fl_bits32 b; b.f = f; return b.i; }
-static inline double fl_f64_from_bits(int64_t i) { fl_bits64 b; b.i = i; return b.f; }
-static inline int64_t fl_f64_bits(double f) { fl_bits64 b; b.f = f; return b.i; }
+FL_MATH_INLINE float fl_f32_from_bits(int32_t i) { fl_bits32 b; b.i = i; return b.f; }
+FL_MATH_INLINE int32_t fl_f32_bits(float f) { fl_bits32 b; b.f = f; return b.i; }
+FL_MATH_INLINE double fl_f64_from_bits(int64_t i) { fl_bits64 b; b.i = i; return b.f; }
+FL_MATH_INLINE int64_t fl_f64_bits(double f) { fl_bits64 b; b.f = f; return b.i; }
 
 /* ---------------------------------------------------------------- exp ---------- */
 /* exp(x) = 2^k * exp(r), k = round(x / ln2), |r| <= ln2/2.  k is read from the bits
@@ -32,7 +37,7 @@ static inline int64_t fl_f64_bits(double f) { fl_bits64 b; b.f = f; return b.i; 
  * with k1 = round(k/2) so that both factors are normal numbers for every clamped x:
  * the product rounds once, also into the subnormal range.  NaN propagates through r;
  * +inf is clamped to 100 (-> 2^144 -> inf), -inf to -110 (-> 0). */
-static inline float fl_expf(float x)
+FL_MATH_INLINE float fl_expf(float x)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
     x = x > 100.0f ? 100.0f : x;
@@ -56,7 +61,7 @@ static inline float fl_expf(float x)
     return (p * s1) * s2;
 }
 
-static inline double fl_exp(double x)
+FL_MATH_INLINE double fl_exp(double x)
 {
     const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
     x = x > 800.0 ? 800.0 : x;
@@ -91,7 +96,7 @@ static inline double fl_exp(double x)
 /* log(x) = k*ln2 + log(m), m in [sqrt(2)/2, sqrt(2)), with fdlibm's
  * log(1+f) = f - f^2/2 + s*(f^2/2 + R(s^2)), s = f/(2+f).  Subnormal x is scaled by
  * 2^24 (2^54) first; x < 0 or NaN gives NaN, 0 gives -inf, +inf gives +inf. */
-static inline float fl_logf(float x)
+FL_MATH_INLINE float fl_logf(float x)
 {
     float xin = x;
     int32_t sub = x < 1.17549435e-38f;  /* subnormal, zero, negative */
@@ -118,14 +123,18 @@ static inline float fl_logf(float x)
     return r;
 }
 
-static inline double fl_log(double x)
+FL_MATH_INLINE double fl_log(double x)
 {
     double xin = x;
     int64_t sub = x < 2.2250738585072014e-308;
     x = sub ? x * 18014398509481984.0 : x;   /* 2^54 */
     int64_t ix = fl_f64_bits(x);
     ix += 0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL;
-    int64_t k = (ix >> 52) - 1023 - (sub ? 54 : 0);
+    /* k as a double without an int64 -> double conversion (AVX-512DQ only): add the
+     * biased exponent to the bits of 1.5 * 2^52 and subtract that number.  The shift is
+     * logical (x < 0 gives garbage here, replaced by NaN below). */
+    int64_t kb = (int64_t)((uint64_t)ix >> 52) - 1023 - (sub ? 54 : 0);
+    double kf = fl_f64_from_bits(fl_f64_bits(6755399441055744.0) + kb) - 6755399441055744.0;
     ix = (ix & 0x000fffffffffffffLL) + 0x3fe6a09e667f3bcdLL;
     double f = fl_f64_from_bits(ix) - 1.0;
     double s = f / (2.0 + f);
@@ -135,7 +144,6 @@ static inline double fl_log(double x)
     double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
     double R = t2 + t1;
     double hfsq = 0.5 * f * f;
-    double kf = (double)k;
     double r = s * (hfsq + R) + kf * 1.90821492927058770002e-10 - hfsq + f + kf * 6.93147180369123816490e-01;
     r = xin == 0.0 ? -__builtin_inf() : r;
     r = xin < 0.0 ? __builtin_nan("") : r;
@@ -147,7 +155,7 @@ static inline double fl_log(double x)
 /* log1p(x) = log(u) + (x - (u - 1)) / u with u = 1 + x rounded: the second term is the
  * first-order correction for the rounding of u (exact to the needed order).  For
  * |x| < eps/2 u == 1 and the result is x/1 = x. */
-static inline float fl_log1pf(float x)
+FL_MATH_INLINE float fl_log1pf(float x)
 {
     float u = 1.0f + x;
     float c = (x - (u - 1.0f)) / u;
@@ -156,7 +164,7 @@ static inline float fl_log1pf(float x)
     return u == 1.0f ? x : r;  /* keeps the sign of -0 and full accuracy for tiny x */
 }
 
-static inline double fl_log1p(double x)
+FL_MATH_INLINE double fl_log1p(double x)
 {
     double u = 1.0 + x;
     double c = (x - (u - 1.0)) / u;
@@ -165,25 +173,41 @@ static inline double fl_log1p(double x)
     return u == 1.0 ? x : r;
 }
 
+/* log1p(e) for e in [0, 1] (or NaN), as softplus needs it: u = 1 + e lies in [1, 2], so
+ * none of fl_log1pf's special cases arise, and dropping their selects matters: GCC 12 does
+ * not vectorize a loop over fl_log1pf(fl_expf(...)), but does this one.  For e < eps/2,
+ * u = 1 and the result is the correction term e / 1 = e, exact. */
+FL_MATH_INLINE float fl_log1p_unitf(float e)
+{
+    float u = 1.0f + e;
+    return fl_logf(u) + (e - (u - 1.0f)) / u;
+}
+
+FL_MATH_INLINE double fl_log1p_unit(double e)
+{
+    double u = 1.0 + e;
+    return fl_log(u) + (e - (u - 1.0)) / u;
+}
+
 /* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.
  * fl_sp_parts also returns e = e^-|x| so that a caller can form sigmoid from it. */
-static inline float fl_softplusf(float x)
+FL_MATH_INLINE float fl_softplusf(float x)
 {
     float ax = x < 0.0f ? -x : x;
     float mx = x > 0.0f ? x : 0.0f;
-    return mx + fl_log1pf(fl_expf(-ax));
+    return mx + fl_log1p_unitf(fl_expf(-ax));
 }
 
-static inline double fl_softplus(double x)
+FL_MATH_INLINE double fl_softplus(double x)
 {
     double ax = x < 0.0 ? -x : x;
     double mx = x > 0.0 ? x : 0.0;
-    return mx + fl_log1p(fl_exp(-ax));
+    return mx + fl_log1p_unit(fl_exp(-ax));
 }
 
 /* sigmoid(x) = 1/(1+e^-x) for x >= 0, e^x/(1+e^x) for x < 0: both forms use
  * e = e^-|x| <= 1, so neither overflows and tiny results keep full relative accuracy. */
-static inline float fl_sigmoidf(float x)
+FL_MATH_INLINE float fl_sigmoidf(float x)
 {
     float ax = x < 0.0f ? -x : x;
     float e = fl_expf(-ax);
@@ -191,7 +215,7 @@ static inline float fl_sigmoidf(float x)
     return x < 0.0f ? e * r : r;
 }
 
-static inline double fl_sigmoid(double x)
+FL_MATH_INLINE double fl_sigmoid(double x)
 {
     double ax = x < 0.0 ? -x : x;
     double e = fl_exp(-ax);

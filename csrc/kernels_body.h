@@ -3,7 +3,7 @@
  *   REAL      float or double
  *   FL_T      f32 or f64 (name suffix)
  *   FL_ISA    baseline, avx2 or avx512 (name suffix)
- * and EXP, LOG, LOG1P, the matching functions of fl_math.h.
+ * and EXP, LOG, LOG1P, LOG1P_UNIT, SOFTPLUS, SIGMOID, the matching functions of fl_math.h.
  *
  * Every inner loop carries `#pragma omp simd`: it licenses the reordering of the double
  * accumulations and states that there is no loop-carried dependence, which holds also
@@ -18,13 +18,21 @@
 
 #define FL_CE_CHUNK 1024
 
+/* The inner-loop functions take their variant flags as arguments and are called with
+ * constants: they must be inlined for those flags to fold (a loop with a run-time
+ * `if (WG) g[j] = ...` does not vectorize), and GCC's size limits would not inline them
+ * at every call site on their own. */
+#ifndef FL_ALWAYS_INLINE
+#define FL_ALWAYS_INLINE static inline __attribute__((always_inline))
+#endif
+
 /* ------------------------------------------------------------ cross-entropy ---- */
 
 /* Online log-sum-exp over one row: per chunk, the chunk max, a rescale of the running
  * sum when the max grows, then the chunk's exp-sum against the running max.  The row is
  * read once from memory; each chunk is re-read from L1.  Returns the running max m and
  * s = sum exp(x - m); also sum_c wc * x_c into *sx when want_sx (label smoothing). */
-static inline void FN(ce_online)(const REAL *x, int64_t C, const REAL *cw, int want_sx,
+FL_ALWAYS_INLINE void FN(ce_online)(const REAL *x, int64_t C, const REAL *cw, int want_sx,
                                  double *m_out, double *s_out, double *sx_out)
 {
     double m = -__builtin_inf(), s = 0.0, sx = 0.0;
@@ -69,7 +77,7 @@ static inline void FN(ce_online)(const REAL *x, int64_t C, const REAL *cw, int w
 
 /* Soft targets: the same online pass plus T = sum w t' and S = sum w t' x, where
  * t' = (1 - ls) t + ls / C is the smoothed target. */
-static inline void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C, const REAL *cw,
+FL_ALWAYS_INLINE void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C, const REAL *cw,
                                       REAL a1, REAL a0, double *m_out, double *s_out,
                                       double *T_out, double *S_out)
 {
@@ -122,7 +130,7 @@ static inline void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C, c
 /* One row with a class-index target.  Per-sample value (before the row weight sw):
  *   (1 - ls) * w_y * (lse - x_y) + ls / C * (W * lse - sum_c w_c x_c),  W = sum_c w_c
  * and its gradient: coef * (p_j * ((1 - ls) w_y + ls W / C) - ls w_j / C - [j = y] (1 - ls) w_y). */
-static inline double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double gscale)
+FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double gscale)
 {
     const int64_t C = a->c;
     const REAL *x = (const REAL *)a->x + i * C;
@@ -181,7 +189,7 @@ static inline double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double gsc
 
 /* One row with probability targets: value T * lse - S (see ce_online_soft), gradient
  * coef * (p_j * T - w_j t'_j). */
-static inline double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double gscale)
+FL_ALWAYS_INLINE double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double gscale)
 {
     const int64_t C = a->c;
     const REAL *x = (const REAL *)a->x + i * C;
@@ -243,6 +251,11 @@ static double FN(fl_ce_block)(const void *args, int64_t r0, int64_t r1, double g
     {                                                                                      \
         const fl_ew_args *a = (const fl_ew_args *)args;                                   \
         const int64_t M = a->m;                                                            \
+        /* Nothing per row or per column: the block is one flat run (row 0, column e0, \
+         * which addresses full-layout weights at e0 too). */                              \
+        if (!a->sample_w && a->w_layout != FL_AUX_ROW && a->w_layout != FL_AUX_COL &&      \
+            a->pw_layout != FL_AUX_ROW && a->pw_layout != FL_AUX_COL)                      \
+            return SEGFN(a, 0, e0, e0, e1 - e0, (REAL)gscale, (REAL)1);                    \
         double acc = 0.0;                                                                  \
         int64_t e = e0;                                                                    \
         while (e < e1) {                                                                   \
@@ -271,7 +284,7 @@ static inline const REAL *FN(ew_aux)(const void *p, int layout, int64_t M, int64
  *   l  = pw t softplus(-x) + (1 - t) softplus(x)      (no cancellation: both terms >= 0)
  *   dl = (1 - t) sigmoid(x) - pw t sigmoid(-x)
  * with one exp and one log1p: e = exp(-|x|), softplus(+-x) = max(+-x, 0) + log1p(e). */
-static inline double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, const REAL *pw,
+FL_ALWAYS_INLINE double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, const REAL *pw,
                                    REAL pws, int64_t n, REAL gc, REAL lc, REAL *g, REAL *lo,
                                    const int HW, const int HPW, const int WG, const int WL)
 {
@@ -282,7 +295,7 @@ static inline double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, 
         const REAL pv = HPW ? pw[j] : pws;
         const REAL ax = xv < 0 ? -xv : xv;
         const REAL e = EXP(-ax);
-        const REAL l1p = LOG1P(e);
+        const REAL l1p = LOG1P_UNIT(e);
         const REAL spp = (xv > 0 ? xv : (REAL)0) + l1p;
         const REAL spn = (xv < 0 ? -xv : (REAL)0) + l1p;
         const REAL r = (REAL)1 / ((REAL)1 + e);
@@ -302,7 +315,7 @@ static inline double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, 
     return acc;
 }
 
-static inline double FN(bce_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
+FL_ALWAYS_INLINE double FN(bce_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
                                  int64_t len, REAL gc, REAL lc)
 {
     const REAL *x = (const REAL *)a->x + e, *t = (const REAL *)a->t + e;
@@ -327,7 +340,7 @@ static inline double FN(bce_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int
 FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
 
 /* mse_loss: l = (x - t)^2, dl = 2 (x - t). */
-static inline double FN(mse_inner)(const REAL *x, const REAL *t, int64_t n, REAL gc, REAL lc,
+FL_ALWAYS_INLINE double FN(mse_inner)(const REAL *x, const REAL *t, int64_t n, REAL gc, REAL lc,
                                    REAL *g, REAL *lo, const int WG, const int WL)
 {
     double acc = 0.0;
@@ -345,7 +358,7 @@ static inline double FN(mse_inner)(const REAL *x, const REAL *t, int64_t n, REAL
     return acc;
 }
 
-static inline double FN(mse_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
+FL_ALWAYS_INLINE double FN(mse_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
                                  int64_t len, REAL gc, REAL lc)
 {
     (void)r;

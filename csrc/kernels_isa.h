@@ -10,6 +10,7 @@
 #define EXP fl_expf
 #define LOG fl_logf
 #define LOG1P fl_log1pf
+#define LOG1P_UNIT fl_log1p_unitf
 #define SOFTPLUS fl_softplusf
 #define SIGMOID fl_sigmoidf
 #include "kernels_body.h"
@@ -18,6 +19,7 @@
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef LOG1P_UNIT
 #undef SOFTPLUS
 #undef SIGMOID
 
@@ -26,6 +28,7 @@
 #define EXP fl_exp
 #define LOG fl_log
 #define LOG1P fl_log1p
+#define LOG1P_UNIT fl_log1p_unit
 #define SOFTPLUS fl_softplus
 #define SIGMOID fl_sigmoid
 #include "kernels_body.h"
@@ -34,6 +37,7 @@
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef LOG1P_UNIT
 #undef SOFTPLUS
 #undef SIGMOID
 

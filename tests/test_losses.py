@@ -23,8 +23,10 @@ def _case(name, dtype, rng, cid):
     raise KeyError(cid)
 
 
-def assert_close(actual, expected, dtype, what):
-    """Norm-wise relative agreement: |a - e| <= rtol * (|e| + max|e|), NaN where NaN."""
+def assert_close(actual, expected, dtype, what, scale=0.0):
+    """Norm-wise relative agreement: |a - e| <= rtol * (|e| + max(max|e|, scale)), NaN where
+    NaN.  `scale` is the size of the terms that may cancel in each entry, for results that
+    cancel to (nearly) zero."""
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
@@ -37,7 +39,7 @@ def assert_close(actual, expected, dtype, what):
     if e.size == 0:
         return
     rtol = RTOL[np.dtype(dtype)]
-    scale = np.max(np.abs(e))
+    scale = max(np.max(np.abs(e)), scale)
     err = np.abs(a - e)
     bad = err > rtol * (np.abs(e) + scale)
     assert not bad.any(), (f"{what}: max abs error {err.max():.3g}, max |expected| {scale:.3g}, "
