@@ -383,28 +383,20 @@ static void FN(fl_math)(int fn, const void *xv, void *yv, int64_t n)
 {
     const REAL *x = (const REAL *)xv;
     REAL *y = (REAL *)yv;
+#define FL_MAP(F)                                 \
+    do {                                          \
+        _Pragma("omp simd")                       \
+        for (int64_t i = 0; i < n; i++)           \
+            y[i] = F(x[i]);                       \
+    } while (0)
     switch (fn) {
-    case FL_FN_EXP:
-#pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = EXP(x[i]);
-        break;
-    case FL_FN_LOG:
-#pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = LOG(x[i]);
-        break;
-    case FL_FN_LOG1P:
-#pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = LOG1P(x[i]);
-        break;
-    case FL_FN_SOFTPLUS:
-#pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = SOFTPLUS(x[i]);
-        break;
-    default:
-#pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = SIGMOID(x[i]);
-        break;
+    case FL_FN_EXP: FL_MAP(EXP); break;
+    case FL_FN_LOG: FL_MAP(LOG); break;
+    case FL_FN_LOG1P: FL_MAP(LOG1P); break;
+    case FL_FN_SOFTPLUS: FL_MAP(SOFTPLUS); break;
+    default: FL_MAP(SIGMOID); break;
     }
+#undef FL_MAP
 }
 
 #undef FN
