@@ -181,10 +181,13 @@ static double fl_gscale(int reduction, double denom)
     return 1.0;
 }
 
+/* A mean over nothing (zero total weight) is 0, unless the data held NaN or inf, whose
+ * zero-weighted terms make the sum NaN: that propagates.  (The gradient, scaled by 0,
+ * is 0 except where the per-element gradient is NaN or infinite.) */
 static double fl_value(int reduction, double sum, double denom)
 {
     if (reduction == FL_MEAN)
-        return denom > 0.0 ? sum / denom : 0.0;
+        return denom > 0.0 ? sum / denom : (sum == sum ? 0.0 : sum);
     return sum;
 }
 

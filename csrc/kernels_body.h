@@ -28,6 +28,15 @@
 
 /* ------------------------------------------------------------ cross-entropy ---- */
 
+FL_ALWAYS_INLINE int FN(has_nan)(const REAL *x, int64_t n)
+{
+    int nan = 0;
+#pragma omp simd reduction(| : nan)
+    for (int64_t j = 0; j < n; j++)
+        nan |= x[j] != x[j];
+    return nan;
+}
+
 /* Online log-sum-exp over one row: per chunk, the chunk max, a rescale of the running
  * sum when the max grows, then the chunk's exp-sum against the running max.  The row is
  * read once from memory; each chunk is re-read from L1.  Returns the running max m and
@@ -61,8 +70,13 @@ FL_ALWAYS_INLINE void FN(ce_online)(const REAL *x, int64_t C, const REAL *cw, in
             }
             sx += a;
         }
-        if (m == -__builtin_inf())
-            continue;   /* every element so far is -inf: they add 0 */
+        if (m == -__builtin_inf()) {
+            /* every element so far is -inf (they add 0) or NaN, which the max skipped:
+             * a NaN must still reach the sum */
+            if (FN(has_nan)(xc, L))
+                s = __builtin_nan("");
+            continue;
+        }
         const REAL M = (REAL)m;
         double cs = 0.0;
 #pragma omp simd reduction(+ : cs)
@@ -112,8 +126,11 @@ FL_ALWAYS_INLINE void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C
         }
         T += ta;
         S += sa;
-        if (m == -__builtin_inf())
+        if (m == -__builtin_inf()) {
+            if (FN(has_nan)(xc, L))
+                s = __builtin_nan("");
             continue;
+        }
         const REAL M = (REAL)m;
         double cs = 0.0;
 #pragma omp simd reduction(+ : cs)

@@ -16,6 +16,7 @@ from . import _checks as ck
 from ._cpu import _kernels
 
 VALUE, VALUE_AND_GRAD, GRAD = 0, 1, 2
+MAX_THREADS = 4096
 
 _COMMON_DOC = """
 Common keyword-only options
@@ -49,7 +50,7 @@ def threads(n_threads):
     """The thread count for a call (see the n_threads option)."""
     if n_threads is None:
         return _kernels.max_threads()
-    n = ck.integer(n_threads, "n_threads")
+    n = ck.integer(n_threads, "n_threads", -MAX_THREADS, MAX_THREADS)
     if n > 0:
         return n
     if n == 0:

@@ -24,6 +24,9 @@ def float_input(a, name):
         raise ValueError(f"{name}: a GPU array needs backend='cuda', which is not available in "
                          "this build; copy it to the host or use the CPU backend")
     arr = a if type(a) is np.ndarray else np.asarray(a)
+    if arr.dtype not in FLOAT_DTYPES and arr.dtype.kind == "f" \
+            and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:
+        arr = arr.astype(arr.dtype.newbyteorder("="))   # non-native byte order: convert
     if arr.dtype not in FLOAT_DTYPES:
         kind = arr.dtype.kind
         if kind == "f":
@@ -50,13 +53,17 @@ def nonnegative_weights(a, name, dtype):
     arr = a if type(a) is np.ndarray else np.asarray(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
-    arr = np.asarray(arr, dtype=dtype, order="C")
     if arr.size:
-        if not np.isfinite(arr).all():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"{name}: weights must be finite (found NaN or inf)")
         if arr.min() < 0:
             raise ValueError(f"{name}: weights must be non-negative (found {arr.min()!r})")
-    return arr
+    with np.errstate(over="ignore"):
+        out = np.asarray(arr, dtype=dtype, order="C")
+    if out.size and not np.isfinite(out).all():
+        raise ValueError(f"{name}: weights overflow the input's dtype {dtype} "
+                         f"(largest {arr.max()!r})")
+    return out
 
 
 def sample_weight(sw, n, dtype, batched=True):
@@ -89,23 +96,27 @@ def number(v, name, low=None, high=None, low_open=False, high_open=False):
     return f
 
 
-def integer(v, name):
+def integer(v, name, low=-2**63, high=2**63 - 1):
+    """An integer in [low, high] (by default, what an int64 holds)."""
     if isinstance(v, (bool, np.bool_)):
         raise TypeError(f"{name}: expected an integer, got bool")
     try:
-        return operator.index(v)
+        i = operator.index(v)
     except TypeError:
         raise TypeError(f"{name}: expected an integer, got {type(v).__name__}") from None
+    if not low <= i <= high:
+        raise ValueError(f"{name}: must lie in [{low}, {high}], got {i}")
+    return i
 
 
 def reduction(r, allowed):
-    if r not in allowed:
+    if not isinstance(r, str) or r not in allowed:
         raise ValueError(f"reduction: expected one of {', '.join(map(repr, allowed))}; got {r!r}")
     return REDUCTIONS[r]
 
 
 def backend(b):
-    if b not in BACKENDS:
+    if not isinstance(b, str) or b not in BACKENDS:
         raise ValueError(f"backend: expected one of {', '.join(map(repr, BACKENDS))}; got {b!r}")
     return b
 

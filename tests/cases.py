@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-INT_DTYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.int64)
+INT_DTYPES = (np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)
 
 
 def _logits(rng, shape, dtype, scale=3.0):

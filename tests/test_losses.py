@@ -149,7 +149,37 @@ def test_mean_over_nothing_is_zero(dtype, backend, rng):
         assert not np.any(g), (loss, kw)
 
 
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_zero_total_weight_still_propagates_nan(name, rng):
+    """Zero weights make the mean's divisor 0, but NaN in the data is not hidden: the value
+    is NaN and the gradient NaN where the data is; both backends agree."""
+    loss = getattr(fl, name)
+    x = rng.standard_normal((4, 3))
+    x[1, 2] = np.nan
+    t = rng.integers(0, 3, 4) if name == "cross_entropy" else rng.random((4, 3))
+    results = [loss.value_and_grad(x, t, sample_weight=np.zeros(4), backend=b) for b in ("cpu", "numpy")]
+    for v, g in results:
+        assert np.isnan(v)
+        assert np.isnan(g[1]).any() and not np.isnan(g[[0, 2, 3]]).any() and not g[[0, 2, 3]].any()
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
 # --------------------------------------------------------------- NaN and layout ----
+
+@pytest.mark.parametrize("ls", [0.0, 0.1])
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
+def test_nan_in_a_leading_chunk_of_a_wide_row(backend, ls, simd):
+    """A row whose first online chunk is all NaN (or NaN and -inf) must still give NaN."""
+    x = np.zeros((2, 2048))
+    x[0, :1024] = np.nan
+    x[1, :1024] = -np.inf
+    x[1, 5] = np.nan
+    t = np.array([2000, 2000])
+    per = fl.cross_entropy(x, t, label_smoothing=ls, reduction="none", backend=backend)
+    assert np.isnan(per).all()
+    v, g = fl.cross_entropy.value_and_grad(x, t, label_smoothing=ls, backend=backend)
+    assert np.isnan(v) and np.isnan(g).all()
+
 
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_nan_input_propagates(name, rng):
@@ -175,7 +205,8 @@ class MyArray(np.ndarray):
     pass
 
 
-@pytest.mark.parametrize("layout", ["strided", "fortran", "readonly", "memmap", "subclass", "list"])
+@pytest.mark.parametrize("layout", ["strided", "fortran", "readonly", "memmap", "subclass", "list",
+                                    "big-endian"])
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_layouts_are_accepted(name, layout, rng, tmp_path):
     loss = getattr(fl, name)
@@ -197,6 +228,8 @@ def test_layouts_are_accepted(name, layout, rng, tmp_path):
         xx = np.memmap(tmp_path / "x.bin", dtype=x.dtype, mode="r", shape=x.shape)
     elif layout == "subclass":
         xx = x.view(MyArray)
+    elif layout == "big-endian":
+        xx = x.astype(x.dtype.newbyteorder(">"))
     else:
         xx = x.tolist()
     v, g = loss.value_and_grad(xx, t)

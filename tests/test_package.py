@@ -12,7 +12,8 @@ import fastloss as fl
 from fastloss import _cpu
 from fastloss._registry import TABLE, markdown_table
 
-README = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+HERE = os.path.dirname(os.path.abspath(__file__))   # subprocesses run here: never the repo
+README = os.path.join(HERE, os.pardir, "README.md")  # root, whose unbuilt fastloss/ would shadow
 
 
 # subprocesses import the same fastloss as this process (installed, or an in-place build)
@@ -24,7 +25,7 @@ def _run(code, **env):
     e = dict(ENV)
     e.update(env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=e, check=True, cwd=os.path.dirname(__file__)).stdout
+                          env=e, check=True, cwd=HERE).stdout
 
 
 def test_import_is_light():
@@ -59,7 +60,7 @@ def test_show_config_and_info():
         assert key in text
     assert fl.__version__ in text
     out = subprocess.run([sys.executable, "-m", "fastloss", "info", "--json"], check=True,
-                         capture_output=True, text=True, env=ENV).stdout
+                         capture_output=True, text=True, env=ENV, cwd=HERE).stdout
     cfg = json.loads(out)
     assert cfg["fastloss"] == fl.__version__
     assert cfg["simd"] in cfg["simd_supported"]
@@ -74,7 +75,7 @@ def test_fastloss_simd_environment_forces_a_path(level):
 
 def test_fastloss_simd_environment_rejects_unknown():
     r = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", "import fastloss"],
-                       capture_output=True, text=True, env={**ENV, "FASTLOSS_SIMD": "sse9"})
+                       capture_output=True, text=True, env={**ENV, "FASTLOSS_SIMD": "sse9"}, cwd=HERE)
     assert r.returncode != 0 and "FASTLOSS_SIMD" in r.stderr
 
 

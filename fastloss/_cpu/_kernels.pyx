@@ -60,22 +60,24 @@ cdef extern from "fastloss.h" nogil:
 ISA_LEVELS = ("baseline", "avx2", "avx512")
 
 
-cdef inline void _check(cnp.ndarray a, int dsz, str what) except *:
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_ITEMSIZE(a) != dsz:
-        raise ValueError(f"internal: {what} must be C-contiguous with itemsize {dsz}")
+cdef inline void _check(object a, int typenum, str what) except *:
+    if not cnp.PyArray_Check(a):
+        raise TypeError(f"internal: {what} must be a NumPy array")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum:
+        raise ValueError(f"internal: {what} must be C-contiguous with the kernel's dtype")
 
 
-cdef inline const void *_in(object a, int dsz, str what) except? NULL:
+cdef inline const void *_in(object a, int typenum, str what) except? NULL:
     if a is None:
         return NULL
-    _check(<cnp.ndarray>a, dsz, what)
+    _check(a, typenum, what)
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-cdef inline void *_out(object a, int dsz, str what, int64_t size) except? NULL:
+cdef inline void *_out(object a, int typenum, str what, int64_t size) except? NULL:
     if a is None:
         return NULL
-    _check(<cnp.ndarray>a, dsz, what)
+    _check(a, typenum, what)
     if cnp.PyArray_SIZE(<cnp.ndarray>a) != size:
         raise ValueError(f"internal: {what} must have {size} elements")
     if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
@@ -100,11 +102,12 @@ cdef inline double _done(int rc, double value) except? -1.0:
     return value
 
 
-def cross_entropy(cnp.ndarray x, object target, object soft, object class_w, object sample_w,
+def cross_entropy(cnp.ndarray x not None, object target, object soft, object class_w, object sample_w,
                   int64_t ignore_index, double label_smoothing, int reduction,
                   object loss_out, object grad, int n_threads):
     """x (n, c); target (n,) int64 or None; soft (n, c) or None. Returns the value."""
     cdef int dsz = _dsz(x)
+    cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ce_args a
     cdef double value = 0.0
     cdef int rc
@@ -112,19 +115,20 @@ def cross_entropy(cnp.ndarray x, object target, object soft, object class_w, obj
         raise ValueError("internal: x must be 2-D")
     a.n = cnp.PyArray_DIM(x, 0)
     a.c = cnp.PyArray_DIM(x, 1)
-    a.x = _in(x, dsz, "x")
+    a.x = _in(x, tn, "x")
     if target is not None:
-        _check(<cnp.ndarray>target, 8, "target")
-        if cnp.PyArray_TYPE(<cnp.ndarray>target) != cnp.NPY_INT64 or cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n:
+        _check(target, cnp.NPY_INT64, "target")
+        if cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n:
             raise ValueError("internal: target must be int64 of length n")
         a.target = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
     else:
         a.target = NULL
-        if soft is None or cnp.PyArray_SIZE(<cnp.ndarray>soft) != a.n * a.c:
+        _check(soft, tn, "soft")
+        if cnp.PyArray_SIZE(<cnp.ndarray>soft) != a.n * a.c:
             raise ValueError("internal: soft target must have the input's size")
-    a.soft = _in(soft, dsz, "soft")
-    a.class_w = _in(class_w, dsz, "class_w")
-    a.sample_w = _in(sample_w, dsz, "sample_w")
+    a.soft = _in(soft, tn, "soft")
+    a.class_w = _in(class_w, tn, "class_w")
+    a.sample_w = _in(sample_w, tn, "sample_w")
     a.ignore_index = ignore_index
     a.label_smoothing = label_smoothing
     a.reduction = reduction
@@ -132,8 +136,8 @@ def cross_entropy(cnp.ndarray x, object target, object soft, object class_w, obj
         raise ValueError("internal: class_w must have c elements")
     if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
         raise ValueError("internal: sample_w must have n elements")
-    a.loss_out = _out(loss_out, dsz, "loss_out", a.n)
-    a.grad = _out(grad, dsz, "grad", a.n * a.c)
+    a.loss_out = _out(loss_out, tn, "loss_out", a.n)
+    a.grad = _out(grad, tn, "grad", a.n * a.c)
     a.n_threads = n_threads
     a.class_w_sum = 0.0
     with nogil:
@@ -153,6 +157,7 @@ cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int 
                          object pw, int pw_layout, object sample_w, int reduction,
                          object loss_out, object grad, int n_threads) except? -1.0:
     cdef int dsz = _dsz(x)
+    cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ew_args a
     cdef double value = 0.0
     cdef int rc
@@ -160,20 +165,20 @@ cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int 
         raise ValueError("internal: x must be 2-D and t of the same size")
     a.n = cnp.PyArray_DIM(x, 0)
     a.m = cnp.PyArray_DIM(x, 1)
-    a.x = _in(x, dsz, "x")
-    a.t = _in(t, dsz, "t")
-    a.w = _in(w, dsz, "w")
+    a.x = _in(x, tn, "x")
+    a.t = _in(t, tn, "t")
+    a.w = _in(w, tn, "w")
     a.w_layout = w_layout if w is not None else 0
-    a.pw = _in(pw, dsz, "pw")
+    a.pw = _in(pw, tn, "pw")
     a.pw_layout = pw_layout if pw is not None else 0
-    a.sample_w = _in(sample_w, dsz, "sample_w")
+    a.sample_w = _in(sample_w, tn, "sample_w")
     a.reduction = reduction
     if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
         raise ValueError("internal: sample_w must have n elements")
     _aux_size(w, a.w_layout, a.n, a.m)
     _aux_size(pw, a.pw_layout, a.n, a.m)
-    a.loss_out = _out(loss_out, dsz, "loss_out", a.n * a.m)
-    a.grad = _out(grad, dsz, "grad", a.n * a.m)
+    a.loss_out = _out(loss_out, tn, "loss_out", a.n * a.m)
+    a.grad = _out(grad, tn, "grad", a.n * a.m)
     a.n_threads = n_threads
     with nogil:
         if which == 0:
@@ -183,24 +188,22 @@ cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int 
     return _done(rc, value)
 
 
-def binary_cross_entropy_with_logits(cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
+def binary_cross_entropy_with_logits(cnp.ndarray x not None, cnp.ndarray t not None, object w, int w_layout,
                                      object pw, int pw_layout, object sample_w, int reduction,
                                      object loss_out, object grad, int n_threads):
     return _elementwise(0, x, t, w, w_layout, pw, pw_layout, sample_w, reduction,
                         loss_out, grad, n_threads)
 
 
-def mse_loss(cnp.ndarray x, cnp.ndarray t, object sample_w, int reduction,
+def mse_loss(cnp.ndarray x not None, cnp.ndarray t not None, object sample_w, int reduction,
              object loss_out, object grad, int n_threads):
     return _elementwise(1, x, t, None, 0, None, 0, sample_w, reduction,
                         loss_out, grad, n_threads)
 
 
-def find_bad_class_index(cnp.ndarray target, int64_t n_classes, int64_t ignore_index):
+def find_bad_class_index(cnp.ndarray target not None, int64_t n_classes, int64_t ignore_index):
     """First position of a class index outside [0, n_classes) other than ignore_index, or -1."""
-    _check(target, 8, "target")
-    if cnp.PyArray_TYPE(target) != cnp.NPY_INT64:
-        raise TypeError("internal: target must be int64")
+    _check(target, cnp.NPY_INT64, "target")
     cdef const int64_t *p = <const int64_t *>cnp.PyArray_DATA(target)
     cdef int64_t n = cnp.PyArray_SIZE(target)
     cdef int64_t r
@@ -209,10 +212,10 @@ def find_bad_class_index(cnp.ndarray target, int64_t n_classes, int64_t ignore_i
     return r
 
 
-def find_outside(cnp.ndarray a, double lo, double hi):
+def find_outside(cnp.ndarray a not None, double lo, double hi):
     """First flat position of a value outside [lo, hi] (NaN passes), or -1."""
     cdef int dsz = _dsz(a)
-    _check(a, dsz, "a")
+    _check(a, cnp.PyArray_TYPE(a), "a")
     cdef const void *p = cnp.PyArray_DATA(a)
     cdef int64_t n = cnp.PyArray_SIZE(a)
     cdef int64_t r
@@ -224,11 +227,11 @@ def find_outside(cnp.ndarray a, double lo, double hi):
 MATH_FUNCTIONS = ("exp", "log", "log1p", "softplus", "sigmoid")
 
 
-def math(str name, cnp.ndarray x):
+def math(str name, cnp.ndarray x not None):
     """One of fl_math.h's functions applied elementwise with the active SIMD level."""
     cdef int fn = MATH_FUNCTIONS.index(name)
     cdef int dsz = _dsz(x)
-    _check(x, dsz, "x")
+    _check(x, cnp.PyArray_TYPE(x), "x")
     cdef cnp.ndarray y = cnp.PyArray_EMPTY(1, [cnp.PyArray_SIZE(x)], cnp.PyArray_TYPE(x), 0)
     cdef const void *px = cnp.PyArray_DATA(x)
     cdef void *py = cnp.PyArray_DATA(y)
@@ -238,7 +241,7 @@ def math(str name, cnp.ndarray x):
     return y.reshape((<object>x).shape)
 
 
-def copy(cnp.ndarray dst, cnp.ndarray src, int n_threads):
+def copy(cnp.ndarray dst not None, cnp.ndarray src not None, int n_threads):
     """Copy src into dst (same byte size, both C-contiguous): the bandwidth probe."""
     if not (cnp.PyArray_IS_C_CONTIGUOUS(dst) and cnp.PyArray_IS_C_CONTIGUOUS(src)):
         raise ValueError("internal: copy needs C-contiguous arrays")

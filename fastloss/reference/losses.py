@@ -19,8 +19,11 @@ def _reduce(per_sample, grad, reduction, denominator):
     total = float(np.sum(per_sample))
     if reduction == "sum":
         return total, grad
-    if denominator == 0:  # a mean over nothing is 0, with a zero gradient
-        return 0.0, np.zeros_like(grad)
+    if denominator == 0:
+        # a mean over nothing is 0 with a zero gradient, but NaN or inf in the data
+        # (weighted by 0) propagates: 0 * NaN and 0 * inf are NaN
+        with np.errstate(invalid="ignore"):
+            return (total if np.isnan(total) else 0.0), grad * 0.0
     return total / denominator, grad / denominator
 
 
@@ -61,7 +64,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             per = per + ls / c * smooth
             grad = grad + valid[:, None] * (ls / c) * (np.sum(w) * p - w)
         per = per * sw
-        grad = grad * sw[:, None]
+        grad = np.where(valid[:, None], grad * sw[:, None], 0.0)   # ignored rows: exactly 0
         denominator = float(np.sum(wy * sw))
     else:
         # probabilities: smoothed t' = (1 - ls) t + ls / C, loss_i = -sum_c w_c t'_c log p_c
@@ -99,9 +102,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     w = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
     pw = 1.0 if pos_weight is None else np.asarray(pos_weight, dtype=np.float64)
     sw, sw_total = _sample_weight_nd(sample_weight, x.shape)
-    # -[pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]
-    loss = pw * t * np.logaddexp(0.0, -x) + (1.0 - t) * np.logaddexp(0.0, x)
-    dloss = (1.0 - t) * _sigmoid(x) - pw * t * _sigmoid(-x)
+    # -[pw t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]; NaN in x propagates (no warning)
+    with np.errstate(invalid="ignore"):
+        loss = pw * t * np.logaddexp(0.0, -x) + (1.0 - t) * np.logaddexp(0.0, x)
+        dloss = (1.0 - t) * _sigmoid(x) - pw * t * _sigmoid(-x)
     per = np.broadcast_to(w * sw * loss, x.shape)
     grad = np.broadcast_to(w * sw * dloss, x.shape).copy()
     return _reduce(np.array(per), grad, reduction, sw_total * _elements_per_sample(x.shape))
