@@ -41,7 +41,7 @@ per-sample values), has the input's shape and dtype, and is written into ``out=`
 given (``out`` may be the input itself).
 
 A mean over nothing (empty input, every target ignored, zero total weight) is 0.0 with a
-zero gradient, never NaN.  NaN in the input propagates as NaN.  Bad arguments raise
+zero gradient, never NaN.  NaN in the input propagates as NaN, also at zero weight.  Bad arguments raise
 TypeError or ValueError naming the argument, before any kernel runs.
 """
 
