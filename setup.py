@@ -3,7 +3,7 @@
 One extension, ``fastloss._cpu._kernels``: the Cython binding compiled together with the
 C kernels of ``csrc/``.  The kernels are built three times (baseline x86-64, AVX2+FMA,
 AVX-512) through ``#pragma GCC target`` in their own files and chosen at run time, so the
-default build never uses ``-march=native`` and the wheel runs on any x86-64 CPU.
+default build carries no native-architecture flag and the wheel runs on any x86-64 CPU.
 
 OpenMP is detected by compiling and running a small program.  Without it the build goes
 on serially with a warning; ``FASTLOSS_REQUIRE_OPENMP=1`` turns that into an error.
