@@ -124,7 +124,7 @@ def backend(b):
 def out_array(out, shape, dtype, others):
     """A preallocated gradient: the input's shape and dtype, C-contiguous, writable, and
     either the kernel's input array itself or disjoint from every array it reads."""
-    if type(out) is not np.ndarray and not isinstance(out, np.ndarray):
+    if not isinstance(out, np.ndarray):
         raise TypeError(f"out: expected a NumPy array, got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"out: shape {shape_str(out.shape)} does not match the input's "

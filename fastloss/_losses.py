@@ -98,10 +98,15 @@ def _rows(shape):
 
 
 def _aux_weight(a, name, shape, n, m, dtype):
-    """A weight broadcastable to the input, in the cheapest layout the kernel takes:
-    the full (n, m) array, one value per column of the (n, m) view, or one per row.
-    Other broadcasts are materialized (a copy of the input's size)."""
+    """A weight broadcastable to the input, checked and cast once; returns it (for the
+    reference) with its kernel form in the cheapest layout the kernel takes: the full (n, m)
+    array, one value per column of the (n, m) view, or one per row.  Other broadcasts are
+    materialized (a copy of the input's size)."""
     arr = ck.nonnegative_weights(a, name, dtype)
+    return (arr,) + _aux_layout(arr, shape, n, m, dtype, name)
+
+
+def _aux_layout(arr, shape, n, m, dtype, name):
     try:
         if np.broadcast_shapes(arr.shape, shape) != shape:
             raise ValueError
@@ -140,20 +145,18 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
     if bad >= 0:
         raise ValueError(f"target: values must lie in [0, 1]; found {t2.flat[bad]!r} at flat "
                          f"position {bad}")
-    w = wl = pw = pwl = None
+    w_ref = w = wl = pw_ref = pw = pwl = None
     if weight is not None:
-        w, wl = _aux_weight(weight, "weight", shape, n, m, dtype)
+        w_ref, w, wl = _aux_weight(weight, "weight", shape, n, m, dtype)
     if pos_weight is not None:
-        pw, pwl = _aux_weight(pos_weight, "pos_weight", shape, n, m, dtype)
+        pw_ref, pw, pwl = _aux_weight(pos_weight, "pos_weight", shape, n, m, dtype)
     x2 = np.asarray(x, order="C").reshape(n, m)
 
     def cpu(red, loss_out, grad, nt):
         return _kernels.binary_cross_entropy_with_logits(x2, t2, w, wl or 0, pw, pwl or 0, sw, red,
                                                          loss_out, grad, nt)
 
-    ref = dict(input=x, target=t, sample_weight=sw,
-               weight=None if weight is None else np.asarray(weight, dtype=dtype),
-               pos_weight=None if pos_weight is None else np.asarray(pos_weight, dtype=dtype))
+    ref = dict(input=x, target=t, sample_weight=sw, weight=w_ref, pos_weight=pw_ref)
     return Call(x2, shape, shape, cpu, ref, (t2, w, pw, sw))
 
 

@@ -6,7 +6,7 @@ its reference function, its preparation (validation into kernel arrays) and its
 PyTorch equivalent.  The public callables (``fastloss.<name>``), the table-driven
 tests, the benchmarks and the README's loss table are all generated from it.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple
 
 from . import _losses
@@ -58,7 +58,6 @@ class LossSpec:
     reductions: Tuple[str, ...] = ("mean", "sum", "none")
     default_reduction: str = "mean"
     dtypes: Tuple[str, ...] = ("float32", "float64")
-    extra: dict = field(default_factory=dict)
 
     def signature_params(self):
         """The parameters in signature order, `reduction` included (as a Param)."""

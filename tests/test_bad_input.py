@@ -125,16 +125,20 @@ def test_bad_input_raises_naming_the_argument(case, call, exc, name, backend, mo
     assert name in str(info.value), f"message does not name {name!r}: {info.value}"
 
 
-def test_backend_is_applied():
-    """The backend switch above reaches the loss (so both backends really are tested)."""
-    import fastloss.reference.losses as ref
+def test_backend_is_applied(monkeypatch):
+    """The backend switch above reaches the loss, so both backends really are tested: with
+    "numpy" the compiled kernel must not run, with "cpu" it must."""
+    from fastloss._cpu import _kernels
 
-    BACKEND["name"] = "numpy"
-    try:
-        v_numpy = MSE(X, X + 1)
-    finally:
-        BACKEND["name"] = "cpu"
-    assert v_numpy == ref.mse_loss(X, X + 1)[0]
+    def kernel_ran(*args, **kwargs):
+        raise AssertionError("the compiled kernel ran")
+
+    monkeypatch.setattr(_kernels, "mse_loss", kernel_ran)
+    monkeypatch.setitem(BACKEND, "name", "numpy")
+    assert MSE(X, X + 1) == pytest.approx(1.0)
+    monkeypatch.setitem(BACKEND, "name", "cpu")
+    with pytest.raises(AssertionError, match="compiled kernel ran"):
+        MSE(X, X + 1)
 
 
 def test_bad_input_writes_nothing():
