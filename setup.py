@@ -97,7 +97,7 @@ extensions = [
     Extension(
         "fastloss._cpu._kernels",
         sources=[os.path.join("fastloss", "_cpu", "_kernels.pyx")] + c_sources,
-        depends=sorted(glob.glob(os.path.join(csrc, "*.h"))),
+        depends=sorted(glob.glob(os.path.join(csrc, "*.h")) + glob.glob(os.path.join(csrc, "*.def"))),
         include_dirs=[csrc, np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                        ("FL_OPENMP_BUILD", "1" if omp_compile else "0")],

@@ -176,7 +176,7 @@ static double fl_sum_array(int dsz, const void *p, int64_t n)
 /* The value from the block sum; sets the gradient scale for the reduction. */
 static double fl_gscale(int reduction, double denom)
 {
-    if (reduction == FL_MEAN)
+    if (reduction == FL_MEAN || reduction == FL_BATCHMEAN)
         return denom > 0.0 ? 1.0 / denom : 0.0;
     return 1.0;
 }
@@ -186,44 +186,58 @@ static double fl_gscale(int reduction, double denom)
  * is 0 except where the per-element gradient is NaN or infinite.) */
 static double fl_value(int reduction, double sum, double denom)
 {
-    if (reduction == FL_MEAN)
+    if (reduction == FL_MEAN || reduction == FL_BATCHMEAN)
         return denom > 0.0 ? sum / denom : (sum == sum ? 0.0 : sum);
     return sum;
 }
 
 /* ------------------------------------------------------------ cross-entropy ---- */
 
+/* The summed weight of the class-index targets t (n, s) that are not ignored: w[y] (1
+ * without class weights) times the sample weight of their sample. */
+static double fl_target_weight(int dsz, const int64_t *t, int64_t n, int64_t s, int64_t c,
+                               int64_t ignore_index, const void *class_w, const void *sample_w)
+{
+    double denom = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double row = 0.0;
+        for (int64_t j = 0; j < s; j++) {
+            const int64_t y = t[i * s + j];
+            if (y == ignore_index || y < 0 || y >= c)
+                continue;
+            row += class_w ? fl_load(dsz, class_w, y) : 1.0;
+        }
+        denom += sample_w ? row * fl_load(dsz, sample_w, i) : row;
+    }
+    return denom;
+}
+
 int fl_cross_entropy(int dsz, const fl_ce_args *in, double *value)
 {
     if (dsz != 4 && dsz != 8)
         return FL_EDTYPE;
     fl_ce_args a = *in;
+    if (a.s < 1)
+        a.s = 1;
     a.class_w_sum = a.class_w ? fl_sum_array(dsz, a.class_w, a.c) : (double)a.c;
-    /* mean: index targets divide by the summed weight w[y] * sw of the rows not ignored
-     * (PyTorch's rule); probability targets by the number (summed weight) of rows. */
+    /* mean: index targets divide by the summed weight w[y] * sw of the positions not
+     * ignored (PyTorch's rule); probability targets by the summed weight of positions. */
     double denom = 0.0;
     if (a.reduction == FL_MEAN) {
-        if (a.target) {
-            for (int64_t i = 0; i < a.n; i++) {
-                const int64_t y = a.target[i];
-                if (y == a.ignore_index || y < 0 || y >= a.c)
-                    continue;
-                double w = a.class_w ? fl_load(dsz, a.class_w, y) : 1.0;
-                if (a.sample_w)
-                    w *= fl_load(dsz, a.sample_w, i);
-                denom += w;
-            }
-        } else {
-            denom = a.sample_w ? fl_sum_array(dsz, a.sample_w, a.n) : (double)a.n;
-        }
+        if (a.target)
+            denom = fl_target_weight(dsz, a.target, a.n, a.s, a.c, a.ignore_index, a.class_w,
+                                     a.sample_w);
+        else
+            denom = (a.sample_w ? fl_sum_array(dsz, a.sample_w, a.n) : (double)a.n) * (double)a.s;
     }
     const double gscale = fl_gscale(a.reduction, denom);
+    /* blocks of rows (s == 1) or of positions (s > 1), about FL_BLOCK_ELEMS values each */
     int64_t blk = FL_BLOCK_ELEMS / (a.c > 0 ? a.c : 1);
     if (blk < 1)
         blk = 1;
     double sum;
-    int rc = fl_run_blocks(fl_table()->ce[dsz == 8], &a, a.n, blk, a.n * a.c, gscale,
-                           a.n_threads, &sum);
+    int rc = fl_run_blocks(fl_table()->ce[dsz == 8], &a, a.n * a.s, blk, a.n * a.c * a.s,
+                           gscale, a.n_threads, &sum);
     if (rc != FL_OK)
         return rc;
     *value = fl_value(a.reduction, sum, denom);
@@ -239,8 +253,11 @@ static int fl_ew_run(fl_block_fn fn, int dsz, const fl_ew_args *a, double *value
     /* mean: the summed sample weight times the elements per sample (n * m unweighted);
      * element weights (PyTorch's `weight`) rescale terms but do not enter the divisor. */
     double denom = 0.0;
-    if (a->reduction == FL_MEAN)
-        denom = (a->sample_w ? fl_sum_array(dsz, a->sample_w, a->n) : (double)a->n) * (double)a->m;
+    if (a->reduction == FL_MEAN || a->reduction == FL_BATCHMEAN) {
+        denom = a->sample_w ? fl_sum_array(dsz, a->sample_w, a->n) : (double)a->n;
+        if (a->reduction == FL_MEAN)
+            denom *= (double)a->m;
+    }
     const double gscale = fl_gscale(a->reduction, denom);
     const int64_t total = a->n * a->m;
     double sum;
@@ -260,6 +277,65 @@ int fl_mse(int dsz, const fl_ew_args *a, double *value)
 {
     return fl_ew_run(fl_table()->mse[dsz == 8], dsz, a, value);
 }
+
+int fl_elementwise(int op, int dsz, const fl_ew_args *a, double *value)
+{
+    if (op < 0 || op >= FL_EW_COUNT)
+        return FL_EDTYPE;
+    return fl_ew_run(fl_table()->ew[op][dsz == 8], dsz, a, value);
+}
+
+int fl_rowwise(int op, int dsz, const fl_row_args *in, double *value)
+{
+    if (dsz != 4 && dsz != 8)
+        return FL_EDTYPE;
+    if (op < 0 || op >= FL_ROW_COUNT)
+        return FL_EDTYPE;
+    fl_row_args a = *in;
+    if (a.s < 1)
+        a.s = 1;
+    a.class_w_sum = a.class_w ? fl_sum_array(dsz, a.class_w, a.c) : (double)a.c;
+    double denom = 0.0;
+    if (a.reduction == FL_MEAN) {
+        if (a.denom == FL_DEN_ROWS || !a.target)
+            denom = a.sample_w ? fl_sum_array(dsz, a.sample_w, a.n) : (double)a.n;
+        else
+            denom = fl_target_weight(dsz, a.target, a.n, a.s, a.c, a.ignore_index,
+                                     a.denom == FL_DEN_CLASS_W ? a.class_w : 0, a.sample_w);
+    }
+    const double gscale = fl_gscale(a.reduction, denom);
+    const int64_t row = a.c * a.s;
+    int64_t blk = FL_BLOCK_ELEMS / (row > 0 ? row : 1);
+    if (blk < 1)
+        blk = 1;
+    double sum;
+    int rc = fl_run_blocks(fl_table()->row[op][dsz == 8], &a, a.n, blk, a.n * row, gscale,
+                           a.n_threads, &sum);
+    if (rc != FL_OK)
+        return rc;
+    *value = fl_value(a.reduction, sum, denom);
+    return FL_OK;
+}
+
+#define FL_EW_OP(name) #name,
+#define FL_ROW_OP(name)
+static const char *const fl_ew_names[] = {
+#include "ops.def"
+    0};
+#undef FL_EW_OP
+#undef FL_ROW_OP
+#define FL_EW_OP(name)
+#define FL_ROW_OP(name) #name,
+static const char *const fl_row_names[] = {
+#include "ops.def"
+    0};
+#undef FL_EW_OP
+#undef FL_ROW_OP
+
+const char *fl_ew_op_name(int op) { return op >= 0 && op < FL_EW_COUNT ? fl_ew_names[op] : ""; }
+const char *fl_row_op_name(int op) { return op >= 0 && op < FL_ROW_COUNT ? fl_row_names[op] : ""; }
+int fl_ew_op_count(void) { return FL_EW_COUNT; }
+int fl_row_op_count(void) { return FL_ROW_COUNT; }
 
 int fl_math(int fn, int dsz, const void *x, void *y, int64_t n)
 {
@@ -283,8 +359,17 @@ int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t 
 
 #define FL_SCAN_BLOCK 4096
 
-int64_t fl_find_outside(int dsz, const void *p, int64_t n, double lo, double hi)
+int64_t fl_find_outside(int dsz, const void *p, int64_t n, double lo, double hi, int open)
 {
+    if (open) {
+        /* open ends: values equal to an end are outside too */
+        for (int64_t i = 0; i < n; i++) {
+            const double v = fl_load(dsz, p, i);
+            if (v <= lo || v >= hi)
+                return i;
+        }
+        return -1;
+    }
     /* Count violations per block (a loop that vectorizes), locate only on a hit. */
     for (int64_t b = 0; b < n; b += FL_SCAN_BLOCK) {
         const int64_t e = b + FL_SCAN_BLOCK < n ? b + FL_SCAN_BLOCK : n;
@@ -308,6 +393,16 @@ int64_t fl_find_outside(int dsz, const void *p, int64_t n, double lo, double hi)
                     return i;
             }
         }
+    }
+    return -1;
+}
+
+int64_t fl_find_not_in(int dsz, const void *p, int64_t n, double a, double b)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double v = fl_load(dsz, p, i);
+        if (!(v == a || v == b))
+            return i;
     }
     return -1;
 }

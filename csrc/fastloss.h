@@ -9,7 +9,9 @@
  *   FL_NONE: per-sample values into `loss_out`, the gradient of their sum into `grad`;
  *   FL_SUM:  the sum;
  *   FL_MEAN: the sum over the total weight that applies (0.0 and a zero gradient when
- *            that total is 0).
+ *            that total is 0);
+ *   FL_BATCHMEAN (element-wise losses): the sum over the summed sample weight (n
+ *            unweighted), as PyTorch's kl_div "batchmean".
  * Sums run in double over fixed blocks combined in a fixed order, so the value is
  * bitwise the same for any thread count.
  */
@@ -22,7 +24,7 @@
 extern "C" {
 #endif
 
-enum { FL_NONE = 0, FL_SUM = 1, FL_MEAN = 2 };
+enum { FL_NONE = 0, FL_SUM = 1, FL_MEAN = 2, FL_BATCHMEAN = 3 };
 enum { FL_ISA_BASELINE = 0, FL_ISA_AVX2 = 1, FL_ISA_AVX512 = 2 };
 enum { FL_OK = 0, FL_ENOMEM = -1, FL_EDTYPE = -2 };
 
@@ -30,19 +32,23 @@ enum { FL_OK = 0, FL_ENOMEM = -1, FL_EDTYPE = -2 };
 enum { FL_AUX_NONE = 0, FL_AUX_FULL = 1 /* n*m */, FL_AUX_COL = 2 /* m, every row */,
        FL_AUX_ROW = 3 /* n, one per row */ };
 
-/* Softmax cross-entropy over rows of x (n, c). */
+/* Softmax cross-entropy over x (n, c, s): n samples, c classes, s positions per sample
+ * (s = 1 for (N, C) input; the product d1...dk for (N, C, d1, ..., dk)).  With `nll`
+ * set, x holds log-probabilities and the loss is nll_loss's -w_y x_y. */
 typedef struct {
-    int64_t n, c;
-    const void *x;            /* (n, c) logits */
-    const int64_t *target;    /* (n) class indices, or NULL when `soft` is given */
-    const void *soft;         /* (n, c) class probabilities, or NULL */
+    int64_t n, c, s;
+    const void *x;            /* (n, c, s) logits */
+    const int64_t *target;    /* (n, s) class indices, or NULL when `soft` is given */
+    const void *soft;         /* (n, c) class probabilities (s == 1 only), or NULL */
     const void *class_w;      /* (c) class weights, or NULL */
     const void *sample_w;     /* (n) sample weights, or NULL */
     int64_t ignore_index;
     double label_smoothing;
+    double z_loss;            /* adds z_loss * lse^2 per position (0 for none) */
+    int nll;                  /* 1: nll_loss on log-probabilities */
     int reduction;
-    void *loss_out;           /* (n) when reduction == FL_NONE, else NULL */
-    void *grad;               /* (n, c) or NULL for the value only; may equal x */
+    void *loss_out;           /* (n, s) when reduction == FL_NONE, else NULL */
+    void *grad;               /* (n, c, s) or NULL for the value only; may equal x */
     int n_threads;
     double class_w_sum;       /* filled by the driver */
 } fl_ce_args;
@@ -51,17 +57,72 @@ typedef struct {
 typedef struct {
     int64_t n, m;
     const void *x;            /* (n, m) */
-    const void *t;            /* (n, m) */
+    const void *t;            /* (n, m), or NULL for losses without a target */
+    const void *y;            /* (n, m) second input (var, input2), or NULL */
     const void *w;            /* element weight laid out as w_layout, or NULL */
     int w_layout;
     const void *pw;           /* positive-class weight laid out as pw_layout, or NULL */
     int pw_layout;
     const void *sample_w;     /* (n) or NULL */
+    double p[4];              /* the loss's parameters (generic ops) */
     int reduction;
     void *loss_out;           /* (n, m) when reduction == FL_NONE, else NULL */
     void *grad;               /* (n, m) or NULL; may equal x */
+    void *grad2;              /* (n, m) gradient for y, or NULL; given with grad */
     int n_threads;
 } fl_ew_args;
+
+/* Row-wise losses over x (n, c, s): each sample i is one row of c * s elements (s = 1
+ * unless the loss has positions), computed by one call of the op's row function. */
+typedef struct {
+    int64_t n, c, s;
+    const void *x;            /* (n, c, s) */
+    const void *x2, *x3;      /* (n, c, s) further inputs, or NULL */
+    const int64_t *target;    /* (n, s) class indices, or NULL */
+    const void *t;            /* (n, c, s) real targets, or NULL */
+    const void *rt;           /* (n) one real target per row, or NULL */
+    const void *class_w;      /* (c) class weights, or NULL */
+    const void *sample_w;     /* (n) or NULL */
+    double p[4];              /* the loss's parameters */
+    int64_t ignore_index;
+    int denom;                /* what "mean" divides by: FL_DEN_* */
+    int reduction;            /* FL_NONE, FL_SUM or FL_MEAN */
+    void *loss_out;           /* (n) when reduction == FL_NONE, else NULL */
+    void *grad, *grad2, *grad3; /* (n, c, s) for x, x2, x3, or NULL; given together */
+    int n_threads;
+    double class_w_sum;       /* filled by the driver */
+} fl_row_args;
+
+/* The divisor of "mean" for row-wise losses (times the sample weight where given):
+ * ROWS: every row; VALID: every target position not equal to ignore_index;
+ * CLASS_W: the class weight w[y] of every such position (cross-entropy's rule). */
+enum { FL_DEN_ROWS = 0, FL_DEN_VALID = 1, FL_DEN_CLASS_W = 2 };
+
+/* The generic ops, one enum per kind, listed in ops.def. */
+#define FL_EW_OP(name) FL_EW_##name,
+#define FL_ROW_OP(name)
+enum {
+#include "ops.def"
+    FL_EW_COUNT
+};
+#undef FL_EW_OP
+#undef FL_ROW_OP
+#define FL_EW_OP(name)
+#define FL_ROW_OP(name) FL_ROW_##name,
+enum {
+#include "ops.def"
+    FL_ROW_COUNT
+};
+#undef FL_EW_OP
+#undef FL_ROW_OP
+
+int fl_elementwise(int op, int dtype_size, const fl_ew_args *a, double *value);
+int fl_rowwise(int op, int dtype_size, const fl_row_args *a, double *value);
+/* The ops' names (as in ops.def) and counts, for the binding. */
+const char *fl_ew_op_name(int op);
+const char *fl_row_op_name(int op);
+int fl_ew_op_count(void);
+int fl_row_op_count(void);
 
 int fl_cross_entropy(int dtype_size, const fl_ce_args *a, double *value);
 int fl_bce_with_logits(int dtype_size, const fl_ew_args *a, double *value);
@@ -69,8 +130,11 @@ int fl_mse(int dtype_size, const fl_ew_args *a, double *value);
 
 /* First position i with t[i] != ignore_index and t[i] outside [0, c), or -1. */
 int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index);
-/* First position i with p[i] < lo or p[i] > hi (NaN passes), or -1. */
-int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi);
+/* First position i with p[i] < lo or p[i] > hi (NaN passes), or -1; with `open` set,
+ * also p[i] == lo or p[i] == hi. */
+int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi, int open);
+/* First position i with p[i] neither a nor b (NaN included), or -1. */
+int64_t fl_find_not_in(int dtype_size, const void *p, int64_t n, double a, double b);
 
 /* Memory bandwidth probe: copy n bytes from src to dst with n_threads threads. */
 void fl_copy(void *dst, const void *src, int64_t n, int n_threads);

@@ -144,9 +144,33 @@ FL_ALWAYS_INLINE void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C
     *S_out = S;
 }
 
+/* nll_loss: x holds log-probabilities; value -w_y x_y, gradient -w_y at y only. */
+FL_ALWAYS_INLINE double FN(nll_row)(const fl_ce_args *a, int64_t i, double gscale)
+{
+    const int64_t C = a->c;
+    const REAL *x = (const REAL *)a->x + i * C;
+    REAL *g = a->grad ? (REAL *)a->grad + i * C : 0;
+    const int64_t y = a->target[i];
+    const int valid = !(y == a->ignore_index || y < 0 || y >= C);
+    const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    const double wy = valid ? (a->class_w ? (double)((const REAL *)a->class_w)[y] : 1.0) : 0.0;
+    const double loss = valid ? -sw * wy * (double)x[y] : 0.0;
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = (REAL)loss;
+    if (g) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = 0;
+        if (valid)
+            g[y] = (REAL)(-sw * wy * gscale);
+    }
+    return loss;
+}
+
 /* One row with a class-index target.  Per-sample value (before the row weight sw):
- *   (1 - ls) * w_y * (lse - x_y) + ls / C * (W * lse - sum_c w_c x_c),  W = sum_c w_c
- * and its gradient: coef * (p_j * ((1 - ls) w_y + ls W / C) - ls w_j / C - [j = y] (1 - ls) w_y). */
+ *   (1 - ls) * w_y * (lse - x_y) + ls / C * (W * lse - sum_c w_c x_c) + z * w_y * lse^2,
+ * W = sum_c w_c, and its gradient
+ *   coef * (p_j * ((1 - ls) w_y + ls W / C + 2 z w_y lse) - ls w_j / C - [j = y] (1 - ls) w_y). */
 FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double gscale)
 {
     const int64_t C = a->c;
@@ -165,7 +189,7 @@ FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double 
         return 0.0;
     }
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
-    const double ls = a->label_smoothing;
+    const double ls = a->label_smoothing, z = a->z_loss;
     const double xy = (double)x[y];   /* read before the gradient may overwrite x */
     const double wy = cw ? (double)cw[y] : 1.0;
     double m, s, sx;
@@ -175,12 +199,16 @@ FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double 
     double loss = (1.0 - ls) * wy * (lse - xy);
     if (ls > 0.0)
         loss += ls / (double)C * (a->class_w_sum * lse - sx);
+    if (z > 0.0)
+        loss += z * wy * lse * lse;
     loss *= sw;
     if (a->loss_out)
         ((REAL *)a->loss_out)[i] = (REAL)loss;
     if (g) {
         const double coef = sw * gscale;
-        const double A = coef * ((1.0 - ls) * wy + ls * a->class_w_sum / (double)C);
+        double A = coef * ((1.0 - ls) * wy + ls * a->class_w_sum / (double)C);
+        if (z > 0.0)
+            A += coef * 2.0 * z * wy * lse;
         /* p_j = exp(x_j - m) / s: x_j - m is exact for the row max and 1/s is folded into
          * the coefficient, so rounding lse to REAL costs no accuracy at large logits. */
         const REAL As = (REAL)(A / s);
@@ -204,8 +232,8 @@ FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double 
     return loss;
 }
 
-/* One row with probability targets: value T * lse - S (see ce_online_soft), gradient
- * coef * (p_j * T - w_j t'_j). */
+/* One row with probability targets: value T * lse - S + z * lse^2 (see ce_online_soft),
+ * gradient coef * (p_j * (T + 2 z lse) - w_j t'_j). */
 FL_ALWAYS_INLINE double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double gscale)
 {
     const int64_t C = a->c;
@@ -214,19 +242,21 @@ FL_ALWAYS_INLINE double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double g
     const REAL *cw = (const REAL *)a->class_w;
     REAL *g = a->grad ? (REAL *)a->grad + i * C : 0;
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
-    const double ls = a->label_smoothing;
+    const double ls = a->label_smoothing, z = a->z_loss;
     const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
     double m, s, T, S;
     FN(ce_online_soft)(x, t, C, cw, a1, a0, &m, &s, &T, &S);
     const double lse = m + fl_log(s);
     /* T * lse - S with T = 0 (all-zero target row) is 0 even when lse is infinite. */
     double loss = T == 0.0 ? -S : T * lse - S;
+    if (z > 0.0)
+        loss += z * lse * lse;
     loss *= sw;
     if (a->loss_out)
         ((REAL *)a->loss_out)[i] = (REAL)loss;
     if (g) {
         const double coef = sw * gscale;
-        const REAL As = (REAL)(coef * T / s);
+        const REAL As = (REAL)(coef * (z > 0.0 ? T + 2.0 * z * lse : T) / s);
         const REAL B = (REAL)coef;
         const REAL M = (REAL)m;
         if (cw) {
@@ -242,11 +272,182 @@ FL_ALWAYS_INLINE double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double g
     return loss;
 }
 
+/* K-dimensional input (n, c, s), s > 1: the classes of one position are s apart, so a
+ * segment of L consecutive positions of one sample is processed class by class, each
+ * class a contiguous run of L values: a max pass, an exp-sum pass and a gradient pass
+ * over the segment's c * L values (sized to stay in L1/L2), per-position accumulators
+ * in double.  Same per-position formulas as ce_row_index / ce_row_soft / nll_row. */
+#define FL_KD_MAX 256
+
+FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0, int64_t L,
+                                   double gscale)
+{
+    const int64_t C = a->c, S = a->s;
+    const REAL *x = (const REAL *)a->x + i * C * S + p0;
+    const REAL *soft = a->soft ? (const REAL *)a->soft + i * C * S + p0 : 0;
+    const int64_t *tg = a->target ? a->target + i * S + p0 : 0;
+    const REAL *cw = (const REAL *)a->class_w;
+    REAL *g = a->grad ? (REAL *)a->grad + i * C * S + p0 : 0;
+    REAL *lo = a->loss_out ? (REAL *)a->loss_out + i * S + p0 : 0;
+    const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    const double ls = a->label_smoothing, z = a->z_loss;
+    const double coef = sw * gscale;
+    double wy[FL_KD_MAX], xy[FL_KD_MAX];
+    int64_t yy[FL_KD_MAX];
+    double acc = 0.0;
+    if (tg) {
+        for (int64_t j = 0; j < L; j++) {
+            const int64_t y = tg[j];
+            const int valid = !(y == a->ignore_index || y < 0 || y >= C);
+            yy[j] = valid ? y : -1;
+            wy[j] = valid ? (cw ? (double)cw[y] : 1.0) : 0.0;
+            xy[j] = valid ? (double)x[y * S + j] : 0.0;   /* before g may overwrite x */
+        }
+    }
+    if (a->nll) {
+        for (int64_t j = 0; j < L; j++) {
+            const double l = yy[j] >= 0 ? -sw * wy[j] * xy[j] : 0.0;
+            if (lo)
+                lo[j] = (REAL)l;
+            acc += l;
+        }
+        if (g) {
+            for (int64_t k = 0; k < C; k++) {
+                REAL *gk = g + k * S;
+#pragma omp simd
+                for (int64_t j = 0; j < L; j++)
+                    gk[j] = 0;
+            }
+            for (int64_t j = 0; j < L; j++)
+                if (yy[j] >= 0)
+                    g[yy[j] * S + j] = (REAL)(-coef * wy[j]);
+        }
+        return acc;
+    }
+    REAL mx[FL_KD_MAX];
+    double se[FL_KD_MAX], sx[FL_KD_MAX], T[FL_KD_MAX];
+    for (int64_t j = 0; j < L; j++) {
+        mx[j] = -(REAL)__builtin_inf();
+        se[j] = 0.0;
+        sx[j] = 0.0;
+        T[j] = 0.0;
+    }
+    for (int64_t k = 0; k < C; k++) {
+        const REAL *xk = x + k * S;
+#pragma omp simd
+        for (int64_t j = 0; j < L; j++)   /* HOT */
+            mx[j] = xk[j] > mx[j] ? xk[j] : mx[j];
+    }
+    /* a position whose every class is -inf keeps max -inf: exp(x - max) must read 0 there
+     * (its lse is -inf); NaN is carried by the sum. */
+    REAL mu[FL_KD_MAX];
+    for (int64_t j = 0; j < L; j++)
+        mu[j] = mx[j] == -(REAL)__builtin_inf() ? (REAL)0 : mx[j];
+    const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
+    for (int64_t k = 0; k < C; k++) {
+        const REAL *xk = x + k * S;
+        const REAL wk = cw ? cw[k] : (REAL)1;
+        if (soft) {
+            const REAL *tk = soft + k * S;
+#pragma omp simd
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                const REAL wt = wk * (a1 * tk[j] + a0);
+                se[j] += (double)EXP(xk[j] - mu[j]);
+                T[j] += (double)wt;
+                sx[j] += (double)(wt * xk[j]);
+            }
+        } else if (ls > 0.0) {
+#pragma omp simd
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                se[j] += (double)EXP(xk[j] - mu[j]);
+                sx[j] += (double)(wk * xk[j]);
+            }
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < L; j++)   /* HOT */
+                se[j] += (double)EXP(xk[j] - mu[j]);
+        }
+    }
+    /* per position: the value, and the gradient's coefficients A (of p) and B (of w t') */
+    REAL As[FL_KD_MAX], Bs[FL_KD_MAX];
+    for (int64_t j = 0; j < L; j++) {
+        const double lse = (double)mu[j] + fl_log(se[j]);
+        double l, A;
+        if (soft) {
+            l = T[j] == 0.0 ? -sx[j] : T[j] * lse - sx[j];
+            A = T[j];
+            if (z > 0.0) {
+                l += z * lse * lse;
+                A += 2.0 * z * lse;
+            }
+            Bs[j] = (REAL)coef;
+        } else if (yy[j] < 0) {
+            l = 0.0;
+            A = 0.0;
+            Bs[j] = 0;
+        } else {
+            l = (1.0 - ls) * wy[j] * (lse - xy[j]);
+            A = (1.0 - ls) * wy[j] + ls * a->class_w_sum / (double)C;
+            if (ls > 0.0)
+                l += ls / (double)C * (a->class_w_sum * lse - sx[j]);
+            if (z > 0.0) {
+                l += z * wy[j] * lse * lse;
+                A += 2.0 * z * wy[j] * lse;
+            }
+            Bs[j] = (REAL)(coef * ls / (double)C);
+        }
+        l *= sw;
+        As[j] = (REAL)(coef * A / se[j]);
+        if (lo)
+            lo[j] = (REAL)l;
+        acc += l;
+    }
+    if (!g)
+        return acc;
+    for (int64_t k = 0; k < C; k++) {
+        const REAL *xk = x + k * S;
+        REAL *gk = g + k * S;
+        const REAL wk = cw ? cw[k] : (REAL)1;
+        if (soft) {
+            const REAL *tk = soft + k * S;
+#pragma omp simd
+            for (int64_t j = 0; j < L; j++)   /* HOT */
+                gk[j] = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk * (a1 * tk[j] + a0);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < L; j++)   /* HOT */
+                gk[j] = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk;
+        }
+    }
+    if (!soft)
+        for (int64_t j = 0; j < L; j++)
+            if (yy[j] >= 0)
+                g[yy[j] * S + j] -= (REAL)(coef * (1.0 - ls) * wy[j]);
+    return acc;
+}
+
 static double FN(fl_ce_block)(const void *args, int64_t r0, int64_t r1, double gscale)
 {
     const fl_ce_args *a = (const fl_ce_args *)args;
     double acc = 0.0;
-    if (a->target) {
+    if (a->s > 1) {
+        /* [r0, r1) are positions of the flat (n, s) grid, cut at sample ends and into
+         * segments of at most FL_KD_MAX positions */
+        const int64_t S = a->s;
+        int64_t L = 8192 / (a->c > 0 ? a->c : 1);
+        L = L < 16 ? 16 : (L > FL_KD_MAX ? FL_KD_MAX : L);
+        int64_t e = r0;
+        while (e < r1) {
+            const int64_t i = e / S, p0 = e - i * S;
+            int64_t len = S - p0 < r1 - e ? S - p0 : r1 - e;
+            len = len < L ? len : L;
+            acc += FN(ce_kd_seg)(a, i, p0, len, gscale);
+            e += len;
+        }
+    } else if (a->nll) {
+        for (int64_t i = r0; i < r1; i++)
+            acc += FN(nll_row)(a, i, gscale);
+    } else if (a->target) {
         for (int64_t i = r0; i < r1; i++)
             acc += FN(ce_row_index)(a, i, gscale);
     } else {
@@ -393,6 +594,100 @@ FL_ALWAYS_INLINE double FN(mse_seg)(const fl_ew_args *a, int64_t r, int64_t c0, 
 }
 
 FL_EW_BLOCK(fl_mse_block, FN(mse_seg))
+
+/* ------------------------------------------------------------ generic ops ---- */
+
+/* Element-wise ops.  A group's ops_<group>.h writes, per op,
+ *
+ *   FL_ALWAYS_INLINE void FN(NAME_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1, REAL p2,
+ *                                       REAL p3, REAL *l, REAL *d, REAL *dy)
+ *
+ * the per-element value l and its derivatives d = dl/dx and dy = dl/dy (y is the second
+ * input; leave dy alone when the op has none), branch-free with the fl_math.h functions
+ * (EXP, LOG, ...) so the loop vectorizes, and then
+ *
+ *   FL_EW_DEFINE(NAME, HT, HY, HW)
+ *
+ * with HT = 1 when it reads a target, HY = 1 when it reads a second input y (and writes
+ * its gradient), HW = 1 when it takes an element weight `w`.  p0..p3 are fl_ew_args.p
+ * cast to REAL (precompute derived constants on the Python side).  The macro makes the
+ * block function fl_ew_NAME: segments, sample and element weights, reductions, the
+ * optional gradient and per-element outputs, as for mse_loss. */
+#define FL_EW_DEFINE(NAME, HT, HY, HW)                                                     \
+    FL_ALWAYS_INLINE double FN(NAME##_inner)(const REAL *x, const REAL *t, const REAL *y,  \
+                                             const REAL *w, int64_t n, REAL p0, REAL p1,   \
+                                             REAL p2, REAL p3, REAL gc, REAL lc, REAL *g,  \
+                                             REAL *g2, REAL *lo, const int KW,             \
+                                             const int WG, const int WL)                   \
+    {                                                                                      \
+        double acc = 0.0;                                                                  \
+        _Pragma("omp simd reduction(+ : acc)")                                             \
+        for (int64_t j = 0; j < n; j++) { /* HOT */                                        \
+            REAL l, d, dy = 0;                                                             \
+            FN(NAME##_elem)(x[j], HT ? t[j] : (REAL)0, HY ? y[j] : (REAL)0, p0, p1, p2,    \
+                            p3, &l, &d, &dy);                                              \
+            const REAL wv = KW ? w[j] : (REAL)1;                                           \
+            if (WG) {                                                                      \
+                g[j] = gc * wv * d;                                                        \
+                if (HY)                                                                    \
+                    g2[j] = gc * wv * dy;                                                  \
+            }                                                                              \
+            if (WL)                                                                        \
+                lo[j] = lc * wv * l;                                                       \
+            acc += (double)(wv * l);                                                       \
+        }                                                                                  \
+        return acc;                                                                        \
+    }                                                                                      \
+    FL_ALWAYS_INLINE double FN(NAME##_seg)(const fl_ew_args *a, int64_t r, int64_t c0,     \
+                                           int64_t e, int64_t len, REAL gc, REAL lc)       \
+    {                                                                                      \
+        const REAL *x = (const REAL *)a->x + e;                                            \
+        const REAL *t = HT ? (const REAL *)a->t + e : 0;                                   \
+        const REAL *y = HY ? (const REAL *)a->y + e : 0;                                   \
+        const REAL *w = HW ? FN(ew_aux)(a->w, a->w_layout, a->m, r, c0) : 0;               \
+        REAL *g = a->grad ? (REAL *)a->grad + e : 0;                                       \
+        REAL *g2 = HY && a->grad2 ? (REAL *)a->grad2 + e : 0;                              \
+        REAL *lo = a->loss_out ? (REAL *)a->loss_out + e : 0;                              \
+        const REAL p0 = (REAL)a->p[0], p1 = (REAL)a->p[1], p2 = (REAL)a->p[2],             \
+                   p3 = (REAL)a->p[3];                                                     \
+        switch ((w != 0) << 2 | (g != 0) << 1 | (lo != 0)) {                               \
+        case 0: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 0, 0); \
+        case 1: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 0, 1); \
+        case 2: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 1, 0); \
+        case 3: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 1, 1); \
+        case 4: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 0, 0); \
+        case 5: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 0, 1); \
+        case 6: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 1, 0); \
+        default: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 1, 1); \
+        }                                                                                  \
+    }                                                                                      \
+    FL_EW_BLOCK(fl_ew_##NAME, FN(NAME##_seg))
+
+/* Row-wise ops.  A group's ops_<group>.h writes, per op,
+ *
+ *   FL_ALWAYS_INLINE double FN(NAME_row)(const fl_row_args *a, int64_t i, double gscale)
+ *
+ * which computes sample i (its c * s values at offset i * c * s of x, x2, x3, t; its
+ * targets at i * s; rt[i]; sample_w[i]), writes loss_out[i] when loss_out is set and the
+ * gradient rows (grad, grad2, grad3 as the op has inputs) scaled by gscale * sample
+ * weight when grad is set, and returns the sample's value times its sample weight.  It
+ * must read every value of a row before writing that row's gradient (out= may be the
+ * input), use double for its sums, and treat an out-of-range class index as ignored.
+ * Then FL_ROW_DEFINE(NAME) makes the block function fl_row_NAME. */
+#define FL_ROW_DEFINE(NAME)                                                                \
+    static double FN(fl_row_##NAME)(const void *args, int64_t r0, int64_t r1, double gscale) \
+    {                                                                                      \
+        const fl_row_args *a = (const fl_row_args *)args;                                 \
+        double acc = 0.0;                                                                  \
+        for (int64_t i = r0; i < r1; i++)                                                  \
+            acc += FN(NAME##_row)(a, i, gscale);                                           \
+        return acc;                                                                        \
+    }
+
+#include "ops_regression.h"
+#include "ops_binary.h"
+#include "ops_softmax.h"
+#include "ops_margin.h"
 
 /* ------------------------------------------------------ elementary functions ---- */
 

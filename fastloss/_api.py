@@ -38,7 +38,8 @@ value : NumPy scalar of the input's dtype (reduction "mean"/"sum"), or an array 
 ``value_and_grad`` returns ``(value, grad)`` from one fused pass; ``grad`` returns the
 gradient only.  The gradient is of the returned value (for "none": of the sum of the
 per-sample values), has the input's shape and dtype, and is written into ``out=`` when
-given (``out`` may be the input itself).
+given (``out`` may be the input itself).  Losses with several differentiable inputs
+return a tuple of gradients, one per input in argument order.
 
 A mean over nothing (empty input, every target ignored, zero total weight) is 0.0 with a
 zero gradient, never NaN.  NaN in the input propagates as NaN, also at zero weight.  Bad arguments raise
@@ -64,12 +65,33 @@ def threads(n_threads):
 
 def _check_params(spec, params):
     out = []
-    for p, v in zip(spec.params, params):
+    for p, v in zip(spec.all_params(), params):
         if p.kind == "float":
             v = ck.number(v, p.name, p.low, p.high, p.low_open, p.high_open)
         elif p.kind == "int":
-            v = ck.integer(v, p.name)
+            v = ck.integer(v, p.name, -2**63 if p.low is None else p.low,
+                           2**63 - 1 if p.high is None else p.high)
+        elif p.kind == "bool":
+            v = ck.boolean(v, p.name)
+        elif p.kind == "choice":
+            v = ck.choice(v, p.name, p.choices)
         out.append(v)
+    return out
+
+
+def _outs(out, call):
+    """The checked out= of a call: an array, or a tuple of arrays for several inputs."""
+    if not call.more:
+        return ck.out_array(out, call.shape, call.dtype, (call.x,) + call.reads)
+    diff = (call.x,) + tuple(a for a, _ in call.more)
+    shapes = (call.shape,) + tuple(s for _, s in call.more)
+    if not isinstance(out, tuple) or len(out) != len(diff):
+        raise TypeError(f"out: expected a tuple of {len(diff)} arrays (one gradient per "
+                        f"differentiable input), got {type(out).__name__}")
+    for k, (o, shape) in enumerate(zip(out, shapes)):
+        own = diff[k]
+        others = tuple(d for j, d in enumerate(diff) if j != k) + tuple(out[:k]) + call.reads
+        ck.out_array(o, shape, call.dtype, (own,) + others, f"out[{k}]")
     return out
 
 
@@ -83,24 +105,35 @@ def _run(spec, mode, out, inputs, params, reduction, sample_weight, backend, n_t
     call = spec.prepare(*inputs, *_check_params(spec, params), sample_weight)
     dtype = call.dtype
     if out is not None:
-        ck.out_array(out, call.shape, dtype, (call.x,) + call.reads)
+        out = _outs(out, call)
+    shapes = (call.shape,) + tuple(s for _, s in call.more)
 
     if be == "numpy":
         value, g = spec.reference(**call.ref, reduction=reduction)
         value = np.asarray(value, dtype=dtype)[()] if red == 0 else dtype.type(value)
         if mode == VALUE:
             return value
-        if out is not None:
-            out[...] = g
-            g = out
-        else:
-            g = np.asarray(g, dtype=dtype).reshape(call.shape)
+        gs = g if call.more else (g,)
+        outs = out if call.more else (out,)
+        res = []
+        for gk, ok, shape in zip(gs, outs, shapes):
+            if ok is not None:
+                ok[...] = gk
+                res.append(ok)
+            else:
+                res.append(np.asarray(gk, dtype=dtype).reshape(shape))
+        g = tuple(res) if call.more else res[0]
         return g if mode == GRAD else (value, g)
 
     loss_out = np.empty(call.value_shape, dtype=dtype) if red == 0 else None
     grad = None
     if mode != VALUE:
-        grad = out if out is not None else np.empty(call.shape, dtype=dtype)
+        if out is not None:
+            grad = out
+        elif call.more:
+            grad = tuple(np.empty(shape, dtype=dtype) for shape in shapes)
+        else:
+            grad = np.empty(call.shape, dtype=dtype)
     v = call.cpu(red, loss_out, grad, nt)
     value = loss_out[()] if red == 0 else dtype.type(v)
     if mode == VALUE:
@@ -111,8 +144,9 @@ def _run(spec, mode, out, inputs, params, reduction, sample_weight, backend, n_t
 def _generate(spec, mode):
     """Source of an entry point with the loss's exact signature."""
     sig = [f"{p.name}={p.default!r}" for p in spec.signature_params()]
-    names = [p.name for p in spec.params]
-    kw = ["sample_weight=None", "backend='auto'", "n_threads=None"]
+    names = [p.name for p in spec.all_params()]
+    kw = [f"{p.name}={p.default!r}" for p in spec.keyword_only]
+    kw += ["sample_weight=None", "backend='auto'", "n_threads=None"]
     if mode != VALUE:
         kw.append("out=None")
     inputs = ", ".join(spec.inputs)
@@ -135,10 +169,13 @@ def _docstring(spec):
               "Parameters", "----------"]
     for name in spec.inputs:
         lines.append(f"{name} : array")
-    for p in spec.signature_params():
-        allowed = "one of " + ", ".join(map(repr, spec.reductions)) \
-            if p.name == "reduction" else p.allowed()
-        lines += [f"{p.name} : {allowed}, default {p.default!r}", f"    {p.doc}"]
+    for p in spec.signature_params() + tuple(spec.keyword_only):
+        kw = " (keyword-only)" if p in spec.keyword_only else ""
+        lines += [f"{p.name} : {p.allowed()}, default {p.default!r}{kw}", f"    {p.doc}"]
+    if len(spec.grad_wrt) > 1:
+        lines += ["", "Gradients: ``value_and_grad`` returns ``(value, (" +
+                  ", ".join(f"d_{n}" for n in spec.grad_wrt) + "))`` and ``grad`` the "
+                  "tuple, in argument order; ``out=`` takes a tuple of arrays likewise."]
     return "\n".join(lines) + "\n" + _COMMON_DOC
 
 

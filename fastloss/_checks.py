@@ -10,7 +10,7 @@ import operator
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
+REDUCTIONS = {"none": 0, "sum": 1, "mean": 2, "batchmean": 3}
 BACKENDS = ("auto", "cpu", "numpy", "cuda")
 
 
@@ -109,6 +109,21 @@ def integer(v, name, low=-2**63, high=2**63 - 1):
     return i
 
 
+def boolean(v, name):
+    """A bool (Python or NumPy)."""
+    if not isinstance(v, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {type(v).__name__}")
+    return bool(v)
+
+
+def choice(v, name, allowed):
+    """One of the allowed values (strings, or numbers compared by value)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, numbers.Real)) \
+            or v not in allowed:
+        raise ValueError(f"{name}: expected one of {', '.join(map(repr, allowed))}; got {v!r}")
+    return v
+
+
 def reduction(r, allowed):
     if not isinstance(r, str) or r not in allowed:
         raise ValueError(f"reduction: expected one of {', '.join(map(repr, allowed))}; got {r!r}")
@@ -121,29 +136,30 @@ def backend(b):
     return b
 
 
-def out_array(out, shape, dtype, others):
+def out_array(out, shape, dtype, others, name="out"):
     """A preallocated gradient: the input's shape and dtype, C-contiguous, writable, and
-    either the kernel's input array itself or disjoint from every array it reads."""
+    either the kernel's input array itself (others[0]) or disjoint from every array it
+    reads (the rest of others)."""
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"out: expected a NumPy array, got {type(out).__name__}")
+        raise TypeError(f"{name}: expected a NumPy array, got {type(out).__name__}")
     if out.shape != shape:
-        raise ValueError(f"out: shape {shape_str(out.shape)} does not match the input's "
+        raise ValueError(f"{name}: shape {shape_str(out.shape)} does not match the input's "
                          f"shape {shape_str(shape)}")
     if out.dtype != dtype:
-        raise TypeError(f"out: dtype {out.dtype} does not match the input's dtype {dtype}")
+        raise TypeError(f"{name}: dtype {out.dtype} does not match the input's dtype {dtype}")
     if not out.flags.c_contiguous:
-        raise ValueError("out: must be C-contiguous")
+        raise ValueError(f"{name}: must be C-contiguous")
     if not out.flags.writeable:
-        raise ValueError("out: is read-only")
+        raise ValueError(f"{name}: is read-only")
     x = others[0]
     if out is not x and np.may_share_memory(out, x):
         # both are C-contiguous: the same start and size is the same memory
         same = (out.__array_interface__["data"][0] == x.__array_interface__["data"][0]
                 and out.nbytes == x.nbytes)
         if not same:
-            raise ValueError("out: overlaps the input without being the input itself")
+            raise ValueError(f"{name}: overlaps the input without being the input itself")
     for a in others[1:]:
         if a is not None and np.may_share_memory(out, a):
-            raise ValueError("out: overlaps another argument (target or weights); "
-                             "only the input itself may be overwritten")
+            raise ValueError(f"{name}: overlaps another argument (target, weights or another "
+                             "input); only its own input may be overwritten")
     return out

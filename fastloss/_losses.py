@@ -17,45 +17,73 @@ FL_AUX_FULL, FL_AUX_COL, FL_AUX_ROW = 1, 2, 3
 class Call:
     """A validated call: what the backends need, and nothing else."""
 
-    __slots__ = ("x", "shape", "dtype", "value_shape", "cpu", "ref", "reads")
+    __slots__ = ("x", "shape", "dtype", "value_shape", "cpu", "ref", "reads", "more")
 
-    def __init__(self, x, shape, value_shape, cpu, ref, reads):
-        self.x = x                      # the kernel's input (C-contiguous, 2-D)
+    def __init__(self, x, shape, value_shape, cpu, ref, reads, more=()):
+        self.x = x                      # the kernel's input (C-contiguous)
         self.shape = shape              # the input's shape: the gradient's shape
         self.dtype = x.dtype
         self.value_shape = value_shape  # shape of the values for reduction="none"
-        self.cpu = cpu                  # cpu(reduction, loss_out, grad2d, n_threads) -> float
+        # cpu(reduction, loss_out, grad, n_threads) -> float; grad is None, an array of
+        # the input's shape, or (with `more`) a tuple of one array per differentiable input
+        self.cpu = cpu
         self.ref = ref                  # keyword arguments of the reference function
         self.reads = reads              # the other arrays the kernel reads (overlap check)
+        # further differentiable inputs: (kernel array, public shape) each, in order
+        self.more = more
 
 
 # --------------------------------------------------------------- cross-entropy ----
 
-def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, sample_weight):
+def _class_targets(t, x, n, c, s, ignore_index, batched):
+    """Integer class targets of shape (n, d1..dk) as int64 (n * s,), range-checked."""
+    want = ((n,) + x.shape[2:]) if batched else ()
+    if t.shape != want:
+        raise ValueError(f"target: class indices for input {ck.shape_str(x.shape)} must have "
+                         f"shape {ck.shape_str(want)}, got {ck.shape_str(t.shape)}")
+    if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
+    t64 = np.ascontiguousarray(t, dtype=np.int64).reshape(n * s)
+    bad = _kernels.find_bad_class_index(t64, c, ignore_index)
+    if bad >= 0:
+        raise ValueError(f"target: class index {t64[bad]} at flat position {bad} is out of "
+                         f"range for {c} classes (valid: 0 to {c - 1}, or ignore_index="
+                         f"{ignore_index})")
+    return t64
+
+
+def _class_input(input, what="(N, C)"):
+    """A class-score input (C,), (N, C) or (N, C, d1, ..., dk): (x, n, c, s, batched)."""
     x = ck.float_input(input, "input")
-    if x.ndim not in (1, 2):
-        raise ValueError(f"input: expected shape (N, C) or (C,), got {ck.shape_str(x.shape)}")
-    dtype = x.dtype
-    batched = x.ndim == 2
-    n, c = x.shape if batched else (1, x.shape[0])
+    if x.ndim == 0:
+        raise ValueError(f"input: expected shape (C,), {what} or (N, C, d1, ..., dk), got ()")
+    batched = x.ndim >= 2
+    n, c = x.shape[:2] if batched else (1, x.shape[0])
+    s = int(np.prod(x.shape[2:], dtype=np.int64)) if x.ndim > 2 else 1
     if c == 0:
         raise ValueError("input: needs at least one class (C >= 1), got C = 0")
+    return x, n, c, s, batched
+
+
+def _class_weight(weight, c, dtype):
+    if weight is None:
+        return None
+    w = ck.nonnegative_weights(weight, "weight", dtype)
+    if w.shape != (c,):
+        raise ValueError(f"weight: class weights must have shape ({c},), one per class, "
+                         f"got {ck.shape_str(w.shape)}")
+    return w
+
+
+def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, z_loss,
+                          sample_weight):
+    x, n, c, s, batched = _class_input(input)
+    dtype = x.dtype
     t = target if type(target) is np.ndarray else np.asarray(target)
     if t.dtype.kind in "iu":
-        want = (n,) if batched else ()
-        if t.shape != want:
-            raise ValueError(f"target: class indices for input {ck.shape_str(x.shape)} must have "
-                             f"shape {ck.shape_str(want)}, got {ck.shape_str(t.shape)}")
-        if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
-        t64 = np.ascontiguousarray(t, dtype=np.int64).reshape(n)
-        bad = _kernels.find_bad_class_index(t64, c, ignore_index)
-        if bad >= 0:
-            raise ValueError(f"target: class index {t64[bad]} at position {bad} is out of range "
-                             f"for {c} classes (valid: 0 to {c - 1}, or ignore_index="
-                             f"{ignore_index})")
+        t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
         soft = None
-        target_ref = t64 if batched else t64.reshape(())
+        target_ref = t64.reshape(t.shape)
     elif t.dtype.kind == "f":
         if t.shape != x.shape:
             raise ValueError(f"target: class probabilities must have the input's shape "
@@ -63,29 +91,47 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
         if ignore_index != -100:
             raise ValueError("ignore_index: is not supported with class-probability targets "
                              "(floating-point target); leave it at -100")
-        soft = np.asarray(t, dtype=dtype, order="C").reshape(n, c)
+        soft = np.asarray(t, dtype=dtype, order="C")
         t64 = None
-        target_ref = soft if batched else soft.reshape(c)
+        target_ref = soft
+        soft = soft.reshape(n, c * s)
     else:
         raise TypeError(f"target: expected integer class indices or floating-point class "
                         f"probabilities, got dtype {t.dtype}")
-    w = None
-    if weight is not None:
-        w = ck.nonnegative_weights(weight, "weight", dtype)
-        if w.shape != (c,):
-            raise ValueError(f"weight: class weights must have shape ({c},), one per class, "
-                             f"got {ck.shape_str(w.shape)}")
+    w = _class_weight(weight, c, dtype)
     sw = ck.sample_weight(sample_weight, n, dtype, batched)
-    x2 = np.asarray(x, order="C").reshape(n, c)
+    x2 = np.asarray(x, order="C").reshape(n, c * s)
 
     def cpu(red, loss_out, grad, nt):
         return _kernels.cross_entropy(x2, t64, soft, w, sw, ignore_index, label_smoothing, red,
-                                      loss_out, grad, nt)
+                                      loss_out, grad, nt, s, z_loss)
 
     ref = dict(input=x, target=target_ref, weight=w, ignore_index=ignore_index,
-               label_smoothing=label_smoothing,
+               label_smoothing=label_smoothing, z_loss=z_loss,
                sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
-    return Call(x2, x.shape, (n,) if batched else (), cpu, ref, (t64, soft, w, sw))
+    value_shape = ((n,) + x.shape[2:]) if batched else ()
+    return Call(x2, x.shape, value_shape, cpu, ref, (t64, soft, w, sw))
+
+
+def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):
+    x, n, c, s, batched = _class_input(input)
+    dtype = x.dtype
+    t = target if type(target) is np.ndarray else np.asarray(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"target: expected integer class indices, got dtype {t.dtype}")
+    t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
+    w = _class_weight(weight, c, dtype)
+    sw = ck.sample_weight(sample_weight, n, dtype, batched)
+    x2 = np.asarray(x, order="C").reshape(n, c * s)
+
+    def cpu(red, loss_out, grad, nt):
+        return _kernels.cross_entropy(x2, t64, None, w, sw, ignore_index, 0.0, red,
+                                      loss_out, grad, nt, s, 0.0, True)
+
+    ref = dict(input=x, target=t64.reshape(t.shape), weight=w, ignore_index=ignore_index,
+               sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
+    value_shape = ((n,) + x.shape[2:]) if batched else ()
+    return Call(x2, x.shape, value_shape, cpu, ref, (t64, w, sw))
 
 
 # -------------------------------------------------------- element-wise losses ----
@@ -169,3 +215,60 @@ def prepare_mse_loss(input, target, sample_weight):
         return _kernels.mse_loss(x2, t2, sw, red, loss_out, grad, nt)
 
     return Call(x2, x.shape, x.shape, cpu, dict(input=x, target=t, sample_weight=sw), (t2, sw))
+
+
+# ------------------------------------------------------------ generic kernels ----
+
+def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0):
+    """A Call of the generic element-wise op `op` (its name in csrc/ops.def).
+
+    x: the checked input; t: the target of x's shape (or None when the op reads none);
+    y: a second differentiable input of x's shape (its gradient is the second of a tuple);
+    w: an element weight in a kernel layout (see _aux_weight); params: up to 4 floats."""
+    code = _kernels.EW_OPS[op]
+    n, m = _rows(x.shape)
+    x2 = np.asarray(x, order="C").reshape(n, m)
+    t2 = None if t is None else np.asarray(t, order="C").reshape(n, m)
+    y2 = None if y is None else np.asarray(y, order="C").reshape(n, m)
+    params = tuple(float(p) for p in params)
+
+    def cpu(red, loss_out, grad, nt):
+        g, g2 = (None, None) if grad is None else (grad if y2 is not None else (grad, None))
+        return _kernels.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red, loss_out,
+                                    g, g2, nt)
+
+    more = () if y2 is None else ((y2, x.shape),)
+    return Call(x2, x.shape, x.shape, cpu, ref, (t2, w, sw), more)
+
+
+DEN_ROWS, DEN_VALID, DEN_CLASS_W = 0, 1, 2
+
+
+def row_call(op, x, n, c, sw, params, ref, *, s=1, x2=None, x3=None, target=None, t=None,
+             rt=None, class_w=None, ignore_index=-100, denom=DEN_ROWS, value_shape=None):
+    """A Call of the generic row-wise op `op` (its name in csrc/ops.def).
+
+    x: the checked input, n samples of c * s values each (c classes or features, s
+    positions); x2, x3: further differentiable
+    inputs of x's shape (gradients returned in a tuple, in order); target: int64 class
+    indices (n * s,) already range-checked; t: real targets of x's size; rt: one real
+    target per sample (n,); class_w: (c,); denom: what "mean" divides by (DEN_*)."""
+    code = _kernels.ROW_OPS[op]
+    xk = np.asarray(x, order="C").reshape(n, c * s)
+    extra = [None if a is None else np.asarray(a, order="C").reshape(xk.shape) for a in (x2, x3)]
+    tk = None if t is None else np.asarray(t, order="C").reshape(xk.shape)
+    params = tuple(float(p) for p in params)
+    n_more = sum(a is not None for a in extra)
+
+    def cpu(red, loss_out, grad, nt):
+        gs = [None, None, None]
+        if grad is not None:
+            for k, g in enumerate(grad if n_more else (grad,)):
+                gs[k] = g
+        return _kernels.rowwise(code, xk, s, extra[0], extra[1], target, tk, rt, class_w, sw,
+                                params, ignore_index, denom, red, loss_out, gs[0], gs[1],
+                                gs[2], nt)
+
+    more = tuple((a, orig.shape) for a, orig in zip(extra, (x2, x3)) if a is not None)
+    reads = (target, tk, rt, class_w, sw)
+    return Call(xk, x.shape, (n,) if value_shape is None else value_shape, cpu, ref, reads, more)

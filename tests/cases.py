@@ -2,9 +2,16 @@
 
 ``CASES[name](dtype, rng)`` yields ``(case_id, args, kwargs)`` covering every option
 combination of that loss and the extremes (large logits, infinities where the loss is
-defined, one class, one sample, empty batches).  ``SMALL[name](rng)`` gives small float64
-cases for finite differences.  Every loss in the table must have both: a test fails when
-one is missing, so a new loss cannot go untested.
+defined, one class, one sample, empty batches).  ``SMALL[name](rng)`` yields small float64
+``(args, kwargs)`` for finite differences; its first item is also the basic case of the
+generic tests (NaN propagation, layouts, out=), so it must be batched (first axis = the
+samples, at least 3 of them, none ignored) and take ``sample_weight``.
+``LARGE[name](dtype, rng)`` gives one ``(args, kwargs)`` with at least 65536 input values,
+for the thread-count tests.  ``BAD`` lists bad-input cases (see badinput.py).
+
+The core losses are here; each group of losses has its own ``cases_<group>.py`` with the
+same four names, merged below.  Every loss in the table must have all three: a test
+fails when one is missing, so a new loss cannot go untested.
 """
 import itertools
 
@@ -76,10 +83,51 @@ def cross_entropy_cases(dtype, rng):
     yield "wide-prob", (wide, rng.dirichlet(np.ones(3000), 5).astype(dtype)), {}
 
 
+def cross_entropy_kdim_cases(dtype, rng):
+    """(N, C, d1, ..., dk) input: segmentation-style targets per position."""
+    for shape in [(3, 4, 5), (2, 5, 3, 7), (2, 3, 2, 2, 3)]:
+        n, c = shape[:2]
+        x = _logits(rng, shape, dtype)
+        t = rng.integers(0, c, (n,) + shape[2:])
+        t_ign = t.copy()
+        t_ign[rng.random(t.shape) < 0.3] = -100
+        p = np.moveaxis(rng.dirichlet(np.ones(c), (n,) + shape[2:]), -1, 1).astype(dtype)
+        w = _pos(rng, c, dtype)
+        sw = _pos(rng, n, dtype, 0.0)
+        sid = "kd" + "x".join(map(str, shape))
+        for (tn, tt), wt, ls, z, swt in itertools.product(
+                [("t", t), ("ign", t_ign), ("prob", p)], [None, w], [0.0, 0.2], [0.0, 0.01],
+                [None, sw]):
+            kw = {"weight": wt, "label_smoothing": ls, "z_loss": z, "sample_weight": swt}
+            yield f"{sid}-{tn}-w{wt is not None}-ls{ls}-z{z}-sw{swt is not None}", (x, tt), kw
+    # positions beyond one segment, a large class count, -inf and 1e4 logits
+    x = _logits(rng, (2, 3, 600), dtype)
+    yield "kd-long", (x, rng.integers(0, 3, (2, 600))), {"label_smoothing": 0.1}
+    x = _logits(rng, (2, 700, 20), dtype)
+    yield "kd-many-classes", (x, rng.integers(0, 700, (2, 20))), {"z_loss": 1e-3}
+    big = (rng.choice([-1.0, 1.0], (3, 4, 6)) * 1e4).astype(dtype)
+    big[0, 1, :] = -np.inf
+    yield "kd-extreme", (big, rng.integers(0, 4, (3, 6))), {"z_loss": 1e-4}
+    yield "kd-empty", (_logits(rng, (0, 3, 4), dtype), np.zeros((0, 4), np.int64)), {}
+    yield "kd-all-ignored", (_logits(rng, (2, 3, 4), dtype), np.full((2, 4), -100)), {}
+
+
+def cross_entropy_all_cases(dtype, rng):
+    yield from cross_entropy_cases(dtype, rng)
+    yield from cross_entropy_kdim_cases(dtype, rng)
+    x = _logits(rng, (37, 11), dtype)
+    t = rng.integers(0, 11, 37)
+    for z in (1e-4, 0.1):
+        yield f"z{z}", (x, t), {"z_loss": z, "weight": _pos(rng, 11, dtype)}
+        yield f"z{z}-prob", (x, rng.dirichlet(np.ones(11), 37).astype(dtype)), {"z_loss": z}
+    yield "z-wide", (_logits(rng, (4, 3000), dtype), rng.integers(0, 3000, 4)), {"z_loss": 1e-3}
+
+
 def cross_entropy_small(rng):
     n, c = 4, 5
     x = rng.standard_normal((n, c)) * 2
     t = rng.integers(0, c, n)
+    yield (x, t), {"sample_weight": 0.5 + rng.random(n)}
     t[0] = -100
     w = 0.5 + rng.random(c)
     sw = 0.5 + rng.random(n)
@@ -87,6 +135,58 @@ def cross_entropy_small(rng):
     yield (x, t), {}
     yield (x, rng.dirichlet(np.ones(c), n)), {"weight": w, "label_smoothing": 0.1}
     yield (x[0], np.int64(2)), {"label_smoothing": 0.3}
+    yield (x, t), {"z_loss": 0.05, "weight": w}
+    xk = rng.standard_normal((2, 3, 2, 2)) * 2
+    tk = rng.integers(0, 3, (2, 2, 2))
+    tk[0, 1, 0] = -100
+    yield (xk, tk), {"weight": w[:3], "label_smoothing": 0.2, "z_loss": 0.1,
+                     "sample_weight": 0.5 + rng.random(2)}
+    yield (xk, np.moveaxis(rng.dirichlet(np.ones(3), (2, 2, 2)), -1, 1)), {"z_loss": 0.1}
+
+
+def cross_entropy_large(dtype, rng):
+    return (_logits(rng, (700, 300), dtype), rng.integers(0, 300, 700)), {"label_smoothing": 0.1}
+
+
+# ------------------------------------------------------------------------ nll_loss ----
+
+def _log_softmax(x):
+    z = x - x.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def nll_cases(dtype, rng):
+    n, c = 23, 6
+    x = _log_softmax(_logits(rng, (n, c), np.float64)).astype(dtype)
+    t = rng.integers(0, c, n).astype(INT_DTYPES[rng.integers(len(INT_DTYPES))])
+    t_ign = t.astype(np.int64)
+    t_ign[::3] = 2
+    w = _pos(rng, c, dtype)
+    sw = _pos(rng, n, dtype, 0.0)
+    for (tn, tt, ii), wt, swt in itertools.product([("t", t, -100), ("ign2", t_ign, 2)],
+                                                   [None, w], [None, sw]):
+        yield f"{tn}-w{wt is not None}-sw{swt is not None}", (x, tt), {
+            "weight": wt, "ignore_index": ii, "sample_weight": swt}
+    yield "raw-scores", (_logits(rng, (n, c), dtype), t), {}   # any real input, as PyTorch
+    yield "unbatched", (x[0], np.int64(t[0])), {"weight": w}
+    yield "empty", (x[:0], t[:0]), {}
+    yield "all-ignored", (x, np.full(n, -100)), {}
+    xk = _logits(rng, (3, 4, 5, 2), dtype)
+    tk = rng.integers(0, 4, (3, 5, 2))
+    tk[0, 0, 0] = -100
+    yield "kd", (xk, tk), {"weight": _pos(rng, 4, dtype), "sample_weight": _pos(rng, 3, dtype)}
+    yield "kd-long", (_logits(rng, (2, 3, 700), dtype), rng.integers(0, 3, (2, 700))), {}
+
+
+def nll_small(rng):
+    x = _log_softmax(rng.standard_normal((4, 5)))
+    t = rng.integers(0, 5, 4)
+    yield (x, t), {"weight": 0.5 + rng.random(5), "sample_weight": 0.5 + rng.random(4)}
+    yield (rng.standard_normal((2, 3, 4)), rng.integers(0, 3, (2, 4))), {}
+
+
+def nll_large(dtype, rng):
+    return (_logits(rng, (300, 300), dtype), rng.integers(0, 300, 300)), {}
 
 
 # --------------------------------------------- binary_cross_entropy_with_logits ----
@@ -122,6 +222,10 @@ def bce_cases(dtype, rng):
         "weight": _pos(rng, 1500, dtype)}
 
 
+def bce_large(dtype, rng):
+    return (_logits(rng, (300, 700), dtype), rng.random((300, 700)).astype(dtype)), {}
+
+
 def bce_small(rng):
     x = rng.standard_normal((3, 4)) * 2
     t = rng.random((3, 4))
@@ -148,19 +252,46 @@ def mse_cases(dtype, rng):
     yield "large", (_logits(rng, (300, 400), dtype), _logits(rng, (300, 400), dtype)), {}
 
 
+def mse_large(dtype, rng):
+    return (_logits(rng, (300, 700), dtype), _logits(rng, (300, 700), dtype)), {}
+
+
 def mse_small(rng):
     yield (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))), {"sample_weight": rng.random(3)}
     yield (rng.standard_normal(5), rng.standard_normal(5)), {}
 
 
 CASES = {
-    "cross_entropy": cross_entropy_cases,
+    "cross_entropy": cross_entropy_all_cases,
+    "nll_loss": nll_cases,
     "binary_cross_entropy_with_logits": bce_cases,
     "mse_loss": mse_cases,
 }
 
 SMALL = {
     "cross_entropy": cross_entropy_small,
+    "nll_loss": nll_small,
     "binary_cross_entropy_with_logits": bce_small,
     "mse_loss": mse_small,
 }
+
+LARGE = {
+    "cross_entropy": cross_entropy_large,
+    "nll_loss": nll_large,
+    "binary_cross_entropy_with_logits": bce_large,
+    "mse_loss": mse_large,
+}
+
+BAD = []
+
+# losses whose gradient does not read the input (linear in it): NaN input, finite gradient
+GRAD_FREE_OF_INPUT = {"nll_loss"}
+
+import cases_binary, cases_margin, cases_regression, cases_softmax  # noqa: E402
+
+for _group in (cases_softmax, cases_binary, cases_margin, cases_regression):
+    for _mine, _theirs in ((CASES, _group.CASES), (SMALL, _group.SMALL), (LARGE, _group.LARGE)):
+        assert not set(_mine) & set(_theirs), "a loss has cases in two modules"
+        _mine.update(_theirs)
+    BAD += _group.BAD
+    GRAD_FREE_OF_INPUT |= getattr(_group, "GRAD_FREE_OF_INPUT", set())

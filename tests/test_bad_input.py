@@ -4,29 +4,13 @@ import pytest
 
 import fastloss as fl
 
+import cases
+from badinput import BACKEND, _OnBackend
+
 X = np.random.default_rng(1).standard_normal((6, 4))
 T = np.array([0, 1, 2, 3, 0, 1])
 P = np.full((6, 4), 0.25)
 B = np.random.default_rng(2).random((6, 4))
-
-BACKEND = {"name": "cpu"}   # set per test: every call below runs under that backend
-
-
-class _OnBackend:
-    """A loss whose calls default to BACKEND["name"] (an explicit backend= still wins)."""
-
-    def __init__(self, loss):
-        self.loss = loss
-
-    def __call__(self, *a, **k):
-        return self.loss(*a, **{"backend": BACKEND["name"], **k})
-
-    def value_and_grad(self, *a, **k):
-        return self.loss.value_and_grad(*a, **{"backend": BACKEND["name"], **k})
-
-    def grad(self, *a, **k):
-        return self.loss.grad(*a, **{"backend": BACKEND["name"], **k})
-
 
 CE, BCE, MSE = map(_OnBackend, (fl.cross_entropy, fl.binary_cross_entropy_with_logits, fl.mse_loss))
 
@@ -113,6 +97,9 @@ def _shifted_out():
     x = buf[:24].reshape(6, 4)
     x[...] = X
     return MSE.grad(x, X, out=buf[4:28].reshape(6, 4))
+
+
+BAD = BAD + cases.BAD
 
 
 @pytest.mark.parametrize("backend", ["cpu", "numpy"])

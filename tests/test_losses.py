@@ -6,7 +6,7 @@ import pytest
 import fastloss as fl
 from fastloss._registry import LOSSES, TABLE
 
-from cases import CASES, SMALL
+from cases import CASES, GRAD_FREE_OF_INPUT, LARGE, SMALL
 
 DTYPES = (np.float32, np.float64)
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
@@ -48,7 +48,26 @@ def assert_close(actual, expected, dtype, what, scale=0.0):
 
 def test_every_loss_has_cases():
     for spec in TABLE:
-        assert spec.name in CASES and spec.name in SMALL, f"{spec.name} has no test cases"
+        for what in (CASES, SMALL, LARGE):
+            assert spec.name in what, f"{spec.name} has no test cases"
+    assert set(CASES) == set(LOSSES), "cases for a loss not in the table"
+
+
+def _grads(spec, g):
+    """The gradients of a result as a tuple, one per differentiable input."""
+    return g if len(spec.grad_wrt) > 1 else (g,)
+
+
+def _diff_positions(spec):
+    return [spec.inputs.index(n) for n in spec.grad_wrt]
+
+
+def basic(name, rng, dtype=np.float64):
+    """The first SMALL case, its float arrays cast to dtype (copies)."""
+    args, kw = next(iter(SMALL[name](rng)))
+    cast = lambda a: a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+    return [cast(np.array(a)) if isinstance(a, np.ndarray) else a for a in args], \
+        {k: cast(v) for k, v in kw.items()}
 
 
 PARAMS = [(name, cid) for name in LOSSES for cid in _case_ids(name)]
@@ -60,17 +79,38 @@ PARAMS = [(name, cid) for name in LOSSES for cid in _case_ids(name)]
 def test_agrees_with_reference(name, cid, reduction, dtype, rng, simd):
     loss = getattr(fl, name)
     args, kw = _case(name, dtype, rng, cid)
+    spec = LOSSES[name]
+    if reduction not in spec.reductions:
+        pytest.skip(f"{name} has no reduction {reduction!r}")
     v, g = loss.value_and_grad(*args, reduction=reduction, **kw)
     vr, gr = loss.value_and_grad(*args, reduction=reduction, backend="numpy", **kw)
-    assert np.asarray(v).dtype == dtype and g.dtype == dtype
-    assert g.shape == np.shape(args[0])
+    assert np.asarray(v).dtype == dtype
     assert_close(v, vr, dtype, f"{name} value")
-    assert_close(g, gr, dtype, f"{name} grad")
+    for k, pos, gk, grk in zip(range(9), _diff_positions(spec), _grads(spec, g), _grads(spec, gr)):
+        assert gk.dtype == dtype and gk.shape == np.shape(args[pos])
+        assert_close(gk, grk, dtype, f"{name} grad {k}")
     # the value-only and gradient-only entry points give the same numbers
     v2 = loss(*args, reduction=reduction, **kw)
     g2 = loss.grad(*args, reduction=reduction, **kw)
     np.testing.assert_array_equal(np.asarray(v2), np.asarray(v))
-    np.testing.assert_array_equal(g2, g)
+    for gk, g2k in zip(_grads(spec, g), _grads(spec, g2)):
+        np.testing.assert_array_equal(g2k, gk)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_batchmean_where_offered(name, rng):
+    """"batchmean" (kl_div's) is the sum over the summed sample weight."""
+    spec = LOSSES[name]
+    if "batchmean" not in spec.reductions:
+        pytest.skip("no batchmean")
+    args, kw = basic(name, rng)
+    n = np.shape(args[0])[0]
+    sw = kw.get("sample_weight")
+    total = n if sw is None else np.sum(sw)
+    for backend in ("cpu", "numpy"):
+        v = getattr(fl, name)(*args, reduction="batchmean", backend=backend, **kw)
+        s = getattr(fl, name)(*args, reduction="sum", backend=backend, **kw)
+        assert v == pytest.approx(s / total, rel=1e-13)
 
 
 def _fd_grad(f, x, h=1e-6):
@@ -93,17 +133,23 @@ def _fd_grad(f, x, h=1e-6):
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_gradient_matches_finite_differences(name, reduction, backend, rng):
+    """Every differentiable input, against central differences of the reference."""
     loss = getattr(fl, name)
+    spec = LOSSES[name]
     for args, kw in SMALL[name](rng):
-        x = np.array(args[0], dtype=np.float64)
-        rest = args[1:]
+        g = _grads(spec, loss.grad(*args, reduction=reduction, backend=backend, **kw))
+        for k, pos in enumerate(_diff_positions(spec)):
+            a = list(args)
+            x = np.array(args[pos], dtype=np.float64)
 
-        def f(z):
-            return float(np.sum(loss(z, *rest, reduction=reduction, backend="numpy", **kw)))
+            def f(z):
+                a[pos] = z
+                return float(np.sum(loss(*a, reduction=reduction, backend="numpy", **kw)))
 
-        g = loss.grad(x, *rest, reduction=reduction, backend=backend, **kw)
-        fd = _fd_grad(f, x.copy())
-        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8 * max(1.0, np.abs(fd).max()))
+            fd = _fd_grad(f, x.copy())
+            np.testing.assert_allclose(g[k], fd, rtol=1e-6,
+                                       atol=1e-8 * max(1.0, np.abs(fd).max()),
+                                       err_msg=f"gradient {k} ({spec.grad_wrt[k]})")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -111,19 +157,15 @@ def test_gradient_matches_finite_differences(name, reduction, backend, rng):
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_bitwise_identical_for_any_thread_count(name, reduction, dtype, rng, simd):
     loss = getattr(fl, name)
-    args, kw = {
-        "cross_entropy": lambda: ((rng.standard_normal((700, 300)).astype(dtype),
-                                   rng.integers(0, 300, 700)), {"label_smoothing": 0.1}),
-        "binary_cross_entropy_with_logits": lambda: ((rng.standard_normal((300, 700)).astype(dtype),
-                                                      rng.random((300, 700)).astype(dtype)), {}),
-        "mse_loss": lambda: ((rng.standard_normal((300, 700)).astype(dtype),
-                              rng.standard_normal((300, 700)).astype(dtype)), {}),
-    }[name]()
+    spec = LOSSES[name]
+    args, kw = LARGE[name](dtype, rng)
+    assert np.size(args[0]) >= 65536, "LARGE case too small to run on several threads"
     v1, g1 = loss.value_and_grad(*args, reduction=reduction, n_threads=1, **kw)
     for nt in (2, 3, 4):
         v, g = loss.value_and_grad(*args, reduction=reduction, n_threads=nt, **kw)
         assert np.asarray(v).tobytes() == np.asarray(v1).tobytes(), f"value differs at {nt} threads"
-        assert g.tobytes() == g1.tobytes(), f"gradient differs at {nt} threads"
+        for gk, g1k in zip(_grads(spec, g), _grads(spec, g1)):
+            assert gk.tobytes() == g1k.tobytes(), f"gradient differs at {nt} threads"
 
 
 # ----------------------------------------------------------- mean over nothing ----
@@ -154,14 +196,20 @@ def test_zero_total_weight_still_propagates_nan(name, rng):
     """Zero weights make the mean's divisor 0, but NaN in the data is not hidden: the value
     is NaN and the gradient NaN where the data is; both backends agree."""
     loss = getattr(fl, name)
-    x = rng.standard_normal((4, 3))
-    x[1, 2] = np.nan
-    t = rng.integers(0, 3, 4) if name == "cross_entropy" else rng.random((4, 3))
-    results = [loss.value_and_grad(x, t, sample_weight=np.zeros(4), backend=b) for b in ("cpu", "numpy")]
+    spec = LOSSES[name]
+    args, kw = basic(name, rng)
+    args[0][1] = np.nan
+    kw["sample_weight"] = np.zeros(np.shape(args[0])[0])
+    results = [loss.value_and_grad(*args, backend=b, **kw) for b in ("cpu", "numpy")]
     for v, g in results:
         assert np.isnan(v)
-        assert np.isnan(g[1]).any() and not np.isnan(g[[0, 2, 3]]).any() and not g[[0, 2, 3]].any()
-    np.testing.assert_array_equal(results[0][1], results[1][1])
+        g0 = _grads(spec, g)[0]
+        assert np.isnan(g0[1]).any() or name in GRAD_FREE_OF_INPUT
+        for gk in _grads(spec, g):
+            rest = np.delete(gk, 1, axis=0)
+            assert not np.isnan(rest).any() and not rest.any()
+    for gc, gn in zip(_grads(spec, results[0][1]), _grads(spec, results[1][1])):
+        np.testing.assert_array_equal(gc, gn)
 
 
 # --------------------------------------------------------------- NaN and layout ----
@@ -181,24 +229,19 @@ def test_nan_in_a_leading_chunk_of_a_wide_row(backend, ls, simd):
     assert np.isnan(v) and np.isnan(g).all()
 
 
+@pytest.mark.parametrize("backend", ["cpu", "numpy"])
 @pytest.mark.parametrize("name", list(LOSSES))
-def test_nan_input_propagates(name, rng):
+def test_nan_input_propagates(name, backend, rng):
     loss = getattr(fl, name)
-    x = rng.standard_normal((5, 4))
-    x[2, 1] = np.nan
-    t = rng.integers(0, 4, 5) if name == "cross_entropy" else rng.random((5, 4))
-    per = loss(x, t, reduction="none")
+    spec = LOSSES[name]
+    args, kw = basic(name, rng)
+    args[0][1] = np.nan
+    per = loss(*args, reduction="none", backend=backend, **kw)
     assert np.isnan(np.asarray(per)).any()
-    assert np.isnan(loss(x, t))
-    v, g = loss.value_and_grad(x, t)
-    assert np.isnan(v) and np.isnan(g).any()
-
-
-def _inputs(name, rng, dtype=np.float64):
-    x = rng.standard_normal((9, 8)).astype(dtype)
-    if name == "cross_entropy":
-        return x, rng.integers(0, 8, 9)
-    return x, rng.random((9, 8)).astype(dtype)
+    assert np.isnan(loss(*args, backend=backend, **kw))
+    v, g = loss.value_and_grad(*args, backend=backend, **kw)
+    assert np.isnan(v)
+    assert np.isnan(_grads(spec, g)[0]).any() or name in GRAD_FREE_OF_INPUT
 
 
 class MyArray(np.ndarray):
@@ -209,33 +252,41 @@ class MyArray(np.ndarray):
                                     "big-endian"])
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_layouts_are_accepted(name, layout, rng, tmp_path):
+    """Every float array argument in any layout gives the same result as C-contiguous."""
     loss = getattr(fl, name)
-    x, t = _inputs(name, rng)
-    v0, g0 = loss.value_and_grad(x, t)
-    if layout == "strided":
-        big = np.zeros((18, 16))
-        big[::2, ::2] = x
-        xx = big[::2, ::2]
-    elif layout == "fortran":
-        xx = np.asfortranarray(x)
-    elif layout == "readonly":
-        xx = x.copy()
-        xx.setflags(write=False)
-    elif layout == "memmap":
-        xx = np.memmap(tmp_path / "x.bin", dtype=x.dtype, mode="w+", shape=x.shape)
-        xx[...] = x
-        xx.flush()
-        xx = np.memmap(tmp_path / "x.bin", dtype=x.dtype, mode="r", shape=x.shape)
-    elif layout == "subclass":
-        xx = x.view(MyArray)
-    elif layout == "big-endian":
-        xx = x.astype(x.dtype.newbyteorder(">"))
-    else:
-        xx = x.tolist()
-    v, g = loss.value_and_grad(xx, t)
-    assert v == v0
-    np.testing.assert_array_equal(g, g0)
-    assert type(g) is np.ndarray
+    spec = LOSSES[name]
+    args, kw = basic(name, rng)
+    v0, g0 = loss.value_and_grad(*args, **kw)
+    for pos, x in enumerate(args):
+        if not (isinstance(x, np.ndarray) and x.dtype.kind == "f" and x.ndim >= 1):
+            continue
+        if layout == "strided":
+            big = np.zeros(tuple(2 * d for d in x.shape))
+            big[(slice(None, None, 2),) * x.ndim] = x
+            xx = big[(slice(None, None, 2),) * x.ndim]
+        elif layout == "fortran":
+            xx = np.asfortranarray(x)
+        elif layout == "readonly":
+            xx = x.copy()
+            xx.setflags(write=False)
+        elif layout == "memmap":
+            xx = np.memmap(tmp_path / f"x{pos}.bin", dtype=x.dtype, mode="w+", shape=x.shape)
+            xx[...] = x
+            xx.flush()
+            xx = np.memmap(tmp_path / f"x{pos}.bin", dtype=x.dtype, mode="r", shape=x.shape)
+        elif layout == "subclass":
+            xx = x.view(MyArray)
+        elif layout == "big-endian":
+            xx = x.astype(x.dtype.newbyteorder(">"))
+        else:
+            xx = x.tolist()
+        a = list(args)
+        a[pos] = xx
+        v, g = loss.value_and_grad(*a, **kw)
+        assert v == v0
+        for gk, g0k in zip(_grads(spec, g), _grads(spec, g0)):
+            np.testing.assert_array_equal(gk, g0k)
+            assert type(gk) is np.ndarray
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
@@ -243,19 +294,29 @@ def test_layouts_are_accepted(name, layout, rng, tmp_path):
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_out_preallocated_and_in_place(name, backend, dtype, rng):
     loss = getattr(fl, name)
-    x, t = _inputs(name, rng, dtype)
-    v0, g0 = loss.value_and_grad(x, t, backend=backend)
-    out = np.empty_like(x)
-    v, g = loss.value_and_grad(x, t, out=out, backend=backend)
+    spec = LOSSES[name]
+    args, kw = basic(name, rng, dtype)
+    multi = len(spec.grad_wrt) > 1
+    pos = _diff_positions(spec)
+    wrap = (lambda t: tuple(t)) if multi else (lambda t: t[0])
+    v0, g0 = loss.value_and_grad(*args, backend=backend, **kw)
+    g0 = _grads(spec, g0)
+    out = wrap([np.empty_like(args[p]) for p in pos])
+    v, g = loss.value_and_grad(*args, out=out, backend=backend, **kw)
     assert g is out and v == v0
-    np.testing.assert_array_equal(out, g0)
-    out2 = np.empty_like(x)
-    assert loss.grad(x, t, out=out2, backend=backend) is out2
-    np.testing.assert_array_equal(out2, g0)
-    xin = x.copy()
-    v, g = loss.value_and_grad(xin, t, out=xin, backend=backend)
-    assert g is xin and v == v0
-    np.testing.assert_array_equal(xin, g0)
+    for gk, g0k in zip(_grads(spec, g), g0):
+        np.testing.assert_array_equal(gk, g0k)
+    out2 = wrap([np.empty_like(args[p]) for p in pos])
+    assert loss.grad(*args, out=out2, backend=backend, **kw) is out2
+    for gk, g0k in zip(_grads(spec, out2), g0):
+        np.testing.assert_array_equal(gk, g0k)
+    # in place: each gradient over its own input
+    a = [np.array(x) if k in pos else x for k, x in enumerate(args)]
+    inplace = wrap([a[p] for p in pos])
+    v, g = loss.value_and_grad(*a, out=inplace, backend=backend, **kw)
+    assert g is inplace and v == v0
+    for p, g0k in zip(pos, g0):
+        np.testing.assert_array_equal(a[p], g0k)
 
 
 def test_value_types():

@@ -15,7 +15,7 @@ cnp.import_array()
 
 cdef extern from "fastloss.h" nogil:
     ctypedef struct fl_ce_args:
-        int64_t n, c
+        int64_t n, c, s
         const void *x
         const int64_t *target
         const void *soft
@@ -23,6 +23,8 @@ cdef extern from "fastloss.h" nogil:
         const void *sample_w
         int64_t ignore_index
         double label_smoothing
+        double z_loss
+        int nll
         int reduction
         void *loss_out
         void *grad
@@ -33,21 +35,52 @@ cdef extern from "fastloss.h" nogil:
         int64_t n, m
         const void *x
         const void *t
+        const void *y
         const void *w
         int w_layout
         const void *pw
         int pw_layout
         const void *sample_w
+        double p[4]
         int reduction
         void *loss_out
         void *grad
+        void *grad2
         int n_threads
+
+    ctypedef struct fl_row_args:
+        int64_t n, c, s
+        const void *x
+        const void *x2
+        const void *x3
+        const int64_t *target
+        const void *t
+        const void *rt
+        const void *class_w
+        const void *sample_w
+        double p[4]
+        int64_t ignore_index
+        int denom
+        int reduction
+        void *loss_out
+        void *grad
+        void *grad2
+        void *grad3
+        int n_threads
+        double class_w_sum
 
     int fl_cross_entropy(int dtype_size, const fl_ce_args *a, double *value)
     int fl_bce_with_logits(int dtype_size, const fl_ew_args *a, double *value)
     int fl_mse(int dtype_size, const fl_ew_args *a, double *value)
     int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index)
-    int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi)
+    int fl_elementwise(int op, int dtype_size, const fl_ew_args *a, double *value)
+    int fl_rowwise(int op, int dtype_size, const fl_row_args *a, double *value)
+    const char *fl_ew_op_name(int op)
+    const char *fl_row_op_name(int op)
+    int fl_ew_op_count()
+    int fl_row_op_count()
+    int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi, int open)
+    int64_t fl_find_not_in(int dtype_size, const void *p, int64_t n, double a, double b)
     int fl_math(int fn, int dtype_size, const void *x, void *y, int64_t n)
     void fl_copy(void *dst, const void *src, int64_t n, int n_threads)
     int fl_isa_supported(int isa)
@@ -58,6 +91,9 @@ cdef extern from "fastloss.h" nogil:
     int fl_max_threads()
 
 ISA_LEVELS = ("baseline", "avx2", "avx512")
+# the generic ops of csrc/ops.def, name -> op code
+EW_OPS = {fl_ew_op_name(i).decode(): i for i in range(fl_ew_op_count())}
+ROW_OPS = {fl_row_op_name(i).decode(): i for i in range(fl_row_op_count())}
 
 
 cdef inline void _check(object a, int typenum, str what) except *:
@@ -104,40 +140,46 @@ cdef inline double _done(int rc, double value) except? -1.0:
 
 def cross_entropy(cnp.ndarray x not None, object target, object soft, object class_w, object sample_w,
                   int64_t ignore_index, double label_smoothing, int reduction,
-                  object loss_out, object grad, int n_threads):
-    """x (n, c); target (n,) int64 or None; soft (n, c) or None. Returns the value."""
+                  object loss_out, object grad, int n_threads, int64_t s=1, double z_loss=0.0,
+                  bint nll=False):
+    """x (n, c * s); target (n * s,) int64 or None; soft x's size or None. Returns the value."""
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ce_args a
     cdef double value = 0.0
     cdef int rc
-    if cnp.PyArray_NDIM(x) != 2:
-        raise ValueError("internal: x must be 2-D")
+    if cnp.PyArray_NDIM(x) != 2 or s < 1 or cnp.PyArray_DIM(x, 1) % s != 0:
+        raise ValueError("internal: x must be 2-D (n, c * s)")
     a.n = cnp.PyArray_DIM(x, 0)
-    a.c = cnp.PyArray_DIM(x, 1)
+    a.s = s
+    a.c = cnp.PyArray_DIM(x, 1) // s
     a.x = _in(x, tn, "x")
     if target is not None:
         _check(target, cnp.NPY_INT64, "target")
-        if cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n:
-            raise ValueError("internal: target must be int64 of length n")
+        if cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n * s:
+            raise ValueError("internal: target must be int64 of length n * s")
         a.target = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
     else:
         a.target = NULL
+        if nll:
+            raise ValueError("internal: nll needs class indices")
         _check(soft, tn, "soft")
-        if cnp.PyArray_SIZE(<cnp.ndarray>soft) != a.n * a.c:
+        if cnp.PyArray_SIZE(<cnp.ndarray>soft) != a.n * a.c * s:
             raise ValueError("internal: soft target must have the input's size")
     a.soft = _in(soft, tn, "soft")
     a.class_w = _in(class_w, tn, "class_w")
     a.sample_w = _in(sample_w, tn, "sample_w")
     a.ignore_index = ignore_index
     a.label_smoothing = label_smoothing
+    a.z_loss = z_loss
+    a.nll = nll
     a.reduction = reduction
     if class_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>class_w) != a.c:
         raise ValueError("internal: class_w must have c elements")
     if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
         raise ValueError("internal: sample_w must have n elements")
-    a.loss_out = _out(loss_out, tn, "loss_out", a.n)
-    a.grad = _out(grad, tn, "grad", a.n * a.c)
+    a.loss_out = _out(loss_out, tn, "loss_out", a.n * s)
+    a.grad = _out(grad, tn, "grad", a.n * a.c * s)
     a.n_threads = n_threads
     a.class_w_sum = 0.0
     with nogil:
@@ -179,6 +221,9 @@ cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int 
     _aux_size(pw, a.pw_layout, a.n, a.m)
     a.loss_out = _out(loss_out, tn, "loss_out", a.n * a.m)
     a.grad = _out(grad, tn, "grad", a.n * a.m)
+    a.y = NULL
+    a.grad2 = NULL
+    a.p[0] = a.p[1] = a.p[2] = a.p[3] = 0.0
     a.n_threads = n_threads
     with nogil:
         if which == 0:
@@ -201,6 +246,122 @@ def mse_loss(cnp.ndarray x not None, cnp.ndarray t not None, object sample_w, in
                         loss_out, grad, n_threads)
 
 
+cdef inline void _params(double *p, tuple params) except *:
+    if len(params) > 4:
+        raise ValueError("internal: at most 4 parameters")
+    cdef int k
+    for k in range(4):
+        p[k] = <double>params[k] if k < len(params) else 0.0
+
+
+def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, int w_layout,
+                object sample_w, tuple params, int reduction, object loss_out, object grad,
+                object grad2, int n_threads):
+    """A generic element-wise op of ops.def over x (n, m); t and y of x's size or None
+    (as the op reads them); grad2 (y's gradient) given with grad when y is."""
+    if op < 0 or op >= fl_ew_op_count():
+        raise ValueError("internal: unknown element-wise op")
+    cdef int dsz = _dsz(x)
+    cdef int tn = cnp.PyArray_TYPE(x)
+    cdef fl_ew_args a
+    cdef double value = 0.0
+    cdef int rc
+    if cnp.PyArray_NDIM(x) != 2:
+        raise ValueError("internal: x must be 2-D")
+    a.n = cnp.PyArray_DIM(x, 0)
+    a.m = cnp.PyArray_DIM(x, 1)
+    cdef int64_t size = a.n * a.m
+    a.x = _in(x, tn, "x")
+    a.t = _in(t, tn, "t")
+    a.y = _in(y, tn, "y")
+    if t is not None and cnp.PyArray_SIZE(<cnp.ndarray>t) != size:
+        raise ValueError("internal: t must have x's size")
+    if y is not None and cnp.PyArray_SIZE(<cnp.ndarray>y) != size:
+        raise ValueError("internal: y must have x's size")
+    a.w = _in(w, tn, "w")
+    a.w_layout = w_layout if w is not None else 0
+    _aux_size(w, a.w_layout, a.n, a.m)
+    a.pw = NULL
+    a.pw_layout = 0
+    a.sample_w = _in(sample_w, tn, "sample_w")
+    if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
+        raise ValueError("internal: sample_w must have n elements")
+    _params(a.p, params)
+    a.reduction = reduction
+    a.loss_out = _out(loss_out, tn, "loss_out", size)
+    a.grad = _out(grad, tn, "grad", size)
+    a.grad2 = _out(grad2, tn, "grad2", size)
+    if (grad2 is None) != (grad is None or y is None):
+        raise ValueError("internal: grad2 goes with grad when y is given")
+    a.n_threads = n_threads
+    with nogil:
+        rc = fl_elementwise(op, dsz, &a, &value)
+    return _done(rc, value)
+
+
+def rowwise(int op, cnp.ndarray x not None, int64_t s, object x2, object x3, object target,
+            object t, object rt, object class_w, object sample_w, tuple params,
+            int64_t ignore_index, int denom, int reduction, object loss_out, object grad,
+            object grad2, object grad3, int n_threads):
+    """A generic row-wise op of ops.def over x (n, c * s); x2, x3, t of x's size,
+    target (n * s,) int64, rt (n,), class_w (c,), or None; grad2 and grad3 given with grad
+    when x2 and x3 are."""
+    if op < 0 or op >= fl_row_op_count():
+        raise ValueError("internal: unknown row-wise op")
+    cdef int dsz = _dsz(x)
+    cdef int tn = cnp.PyArray_TYPE(x)
+    cdef fl_row_args a
+    cdef double value = 0.0
+    cdef int rc
+    if cnp.PyArray_NDIM(x) != 2 or s < 1 or cnp.PyArray_DIM(x, 1) % s != 0:
+        raise ValueError("internal: x must be 2-D (n, c * s)")
+    a.n = cnp.PyArray_DIM(x, 0)
+    a.s = s
+    a.c = cnp.PyArray_DIM(x, 1) // s
+    cdef int64_t size = cnp.PyArray_SIZE(x)
+    a.x = _in(x, tn, "x")
+    a.x2 = _in(x2, tn, "x2")
+    a.x3 = _in(x3, tn, "x3")
+    a.t = _in(t, tn, "t")
+    for arr, what in ((x2, "x2"), (x3, "x3"), (t, "t")):
+        if arr is not None and cnp.PyArray_SIZE(<cnp.ndarray>arr) != size:
+            raise ValueError(f"internal: {what} must have x's size")
+    if target is not None:
+        _check(target, cnp.NPY_INT64, "target")
+        if cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n * s:
+            raise ValueError("internal: target must be int64 of length n * s")
+        a.target = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
+    else:
+        a.target = NULL
+    a.rt = _in(rt, tn, "rt")
+    if rt is not None and cnp.PyArray_SIZE(<cnp.ndarray>rt) != a.n:
+        raise ValueError("internal: rt must have n elements")
+    a.class_w = _in(class_w, tn, "class_w")
+    if class_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>class_w) != a.c:
+        raise ValueError("internal: class_w must have c elements")
+    a.sample_w = _in(sample_w, tn, "sample_w")
+    if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
+        raise ValueError("internal: sample_w must have n elements")
+    _params(a.p, params)
+    a.ignore_index = ignore_index
+    a.denom = denom
+    a.reduction = reduction
+    if reduction not in (0, 1, 2):
+        raise ValueError("internal: row-wise ops take none, sum or mean")
+    a.loss_out = _out(loss_out, tn, "loss_out", a.n)
+    a.grad = _out(grad, tn, "grad", size)
+    a.grad2 = _out(grad2, tn, "grad2", size)
+    a.grad3 = _out(grad3, tn, "grad3", size)
+    if (grad2 is None) != (grad is None or x2 is None) or \
+            (grad3 is None) != (grad is None or x3 is None):
+        raise ValueError("internal: grad2 and grad3 go with grad when x2 and x3 are given")
+    a.n_threads = n_threads
+    a.class_w_sum = 0.0
+    with nogil:
+        rc = fl_rowwise(op, dsz, &a, &value)
+    return _done(rc, value)
+
+
 def find_bad_class_index(cnp.ndarray target not None, int64_t n_classes, int64_t ignore_index):
     """First position of a class index outside [0, n_classes) other than ignore_index, or -1."""
     _check(target, cnp.NPY_INT64, "target")
@@ -212,15 +373,28 @@ def find_bad_class_index(cnp.ndarray target not None, int64_t n_classes, int64_t
     return r
 
 
-def find_outside(cnp.ndarray a not None, double lo, double hi):
-    """First flat position of a value outside [lo, hi] (NaN passes), or -1."""
+def find_outside(cnp.ndarray a not None, double lo, double hi, bint open=False):
+    """First flat position of a value outside [lo, hi] (NaN passes), or -1; with open,
+    outside (lo, hi)."""
     cdef int dsz = _dsz(a)
     _check(a, cnp.PyArray_TYPE(a), "a")
     cdef const void *p = cnp.PyArray_DATA(a)
     cdef int64_t n = cnp.PyArray_SIZE(a)
     cdef int64_t r
     with nogil:
-        r = fl_find_outside(dsz, p, n, lo, hi)
+        r = fl_find_outside(dsz, p, n, lo, hi, open)
+    return r
+
+
+def find_not_in(cnp.ndarray a not None, double v1, double v2):
+    """First flat position of a value that is neither v1 nor v2 (NaN included), or -1."""
+    cdef int dsz = _dsz(a)
+    _check(a, cnp.PyArray_TYPE(a), "a")
+    cdef const void *p = cnp.PyArray_DATA(a)
+    cdef int64_t n = cnp.PyArray_SIZE(a)
+    cdef int64_t r
+    with nogil:
+        r = fl_find_not_in(dsz, p, n, v1, v2)
     return r
 
 

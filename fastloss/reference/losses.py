@@ -9,7 +9,7 @@ differences of the values in the tests.
 """
 import numpy as np
 
-__all__ = ["cross_entropy", "binary_cross_entropy_with_logits", "mse_loss"]
+__all__ = ["cross_entropy", "nll_loss", "binary_cross_entropy_with_logits", "mse_loss"]
 
 
 def _reduce(per_sample, grad, reduction, denominator):
@@ -34,10 +34,38 @@ def _log_softmax(x):
     return z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
 
 
+def _positions_as_rows(x, target, sample_weight):
+    """(N, C, d1..dk) -> (N*S, C) rows, targets and sample weights to match."""
+    n, c = x.shape[:2]
+    s = int(np.prod(x.shape[2:]))
+    xr = np.moveaxis(x.reshape(n, c, s), 1, 2).reshape(n * s, c)
+    tr = target.reshape(n * s) if target.ndim == x.ndim - 1 else \
+        np.moveaxis(target.reshape(n, c, s), 1, 2).reshape(n * s, c)
+    swr = None if sample_weight is None else \
+        np.repeat(np.asarray(sample_weight, np.float64).reshape(n), s)
+    return xr, tr, swr
+
+
+def _rows_as_positions(per, grad, shape):
+    n, c = shape[:2]
+    s = int(np.prod(shape[2:]))
+    grad = np.moveaxis(grad.reshape(n, s, c), 2, 1).reshape(shape)
+    return (None if per is None else per.reshape((n,) + shape[2:])), grad
+
+
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
-                  label_smoothing=0.0, sample_weight=None):
+                  label_smoothing=0.0, z_loss=0.0, sample_weight=None):
     x = np.asarray(input, dtype=np.float64)
     target = np.asarray(target)
+    if x.ndim > 2:
+        # K-dimensional: every position is a row of C class scores
+        xr, tr, swr = _positions_as_rows(x, target, sample_weight)
+        per, grad = cross_entropy(xr, tr, weight, ignore_index, "none", label_smoothing,
+                                  z_loss, swr)
+        _, den = cross_entropy(xr, tr, weight, ignore_index, "_denominator", label_smoothing,
+                               z_loss, swr)
+        per, grad = _rows_as_positions(per, grad, x.shape)
+        return _reduce(per, grad, reduction, den)
     unbatched = x.ndim == 1
     if unbatched:
         x = x[None, :]
@@ -63,6 +91,12 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
             smooth = np.where(valid, -np.sum(logp * w, axis=1), 0.0)
             per = per + ls / c * smooth
             grad = grad + valid[:, None] * (ls / c) * (np.sum(w) * p - w)
+        if z_loss > 0:
+            # z_loss * lse^2, weighted as the cross-entropy term (w_y)
+            lse = (np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1))
+                   + np.max(x, 1))
+            per = per + np.where(valid, z_loss * wy * lse ** 2, 0.0)
+            grad = grad + (2.0 * z_loss * wy * np.where(valid, lse, 0.0))[:, None] * p
         per = per * sw
         grad = np.where(valid[:, None], grad * sw[:, None], 0.0)   # ignored rows: exactly 0
         denominator = float(np.sum(wy * sw))
@@ -70,13 +104,52 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         # probabilities: smoothed t' = (1 - ls) t + ls / C, loss_i = -sum_c w_c t'_c log p_c
         t = np.asarray(target, dtype=np.float64).reshape(n, c)
         ts = (1.0 - ls) * t + ls / c
-        per = -np.sum(w * ts * logp, axis=1) * sw
-        grad = (p * np.sum(w * ts, axis=1, keepdims=True) - w * ts) * sw[:, None]
+        per = -np.sum(w * ts * logp, axis=1)
+        grad = p * np.sum(w * ts, axis=1, keepdims=True) - w * ts
+        if z_loss > 0:
+            lse = (np.log(np.sum(np.exp(x - np.max(x, 1, keepdims=True)), 1))
+                   + np.max(x, 1))
+            per = per + z_loss * lse ** 2
+            grad = grad + (2.0 * z_loss * lse)[:, None] * p
+        per = per * sw
+        grad = grad * sw[:, None]
         denominator = float(np.sum(sw))
 
+    if reduction == "_denominator":
+        return None, denominator
     if unbatched:
         per, grad = per[0], grad[0]
     return _reduce(per, grad, reduction, denominator)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean",
+             sample_weight=None):
+    x = np.asarray(input, dtype=np.float64)
+    target = np.asarray(target)
+    if x.ndim > 2:
+        xr, tr, swr = _positions_as_rows(x, target, sample_weight)
+        per, grad = nll_loss(xr, tr, weight, ignore_index, "none", swr)
+        _, den = nll_loss(xr, tr, weight, ignore_index, "_denominator", swr)
+        per, grad = _rows_as_positions(per, grad, x.shape)
+        return _reduce(per, grad, reduction, den)
+    unbatched = x.ndim == 1
+    if unbatched:
+        x, target = x[None, :], target.reshape(1)
+    n, c = x.shape
+    w = np.ones(c) if weight is None else np.asarray(weight, dtype=np.float64)
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, np.float64).reshape(n)
+    valid = target != ignore_index
+    y = np.where(valid, target, 0).astype(np.int64)
+    wy = np.where(valid, w[y], 0.0) * sw
+    # -w_y x_y; an ignored row contributes nothing (not even NaN from its input)
+    per = np.where(valid, -wy * x[np.arange(n), y], 0.0)
+    grad = np.zeros((n, c))
+    grad[np.arange(n), y] = np.where(valid, -wy, 0.0)
+    if reduction == "_denominator":
+        return None, float(np.sum(wy))
+    if unbatched:
+        per, grad = per[0], grad[0]
+    return _reduce(per, grad, reduction, float(np.sum(wy)))
 
 
 def _sample_weight_nd(sample_weight, shape):
