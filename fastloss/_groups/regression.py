@@ -6,4 +6,22 @@ from .. import _losses as L
 from .._spec import LossSpec, Param
 from ..reference import regression as ref
 
-SPECS = ()
+def prepare_l1_loss(input, target, sample_weight):
+    x, t, n, m, sw = L._elementwise(input, target, sample_weight)
+    return L.ew_call("l1_loss", x, t, sw, (), dict(input=x, target=t, sample_weight=sw))
+
+
+SPECS = (
+    LossSpec(
+        name="l1_loss",
+        inputs=("input", "target"),
+        params=(),
+        reduction_position=0,
+        prepare=prepare_l1_loss,
+        reference=ref.l1_loss,
+        shapes="input any shape; target the input's shape",
+        target_domain="any real target",
+        torch="torch.nn.functional.l1_loss",
+        summary="absolute error; gradient sign(input - target), 0 at a tie",
+    ),
+)
