@@ -246,6 +246,25 @@ int fl_cross_entropy(int dsz, const fl_ce_args *in, double *value)
 
 /* ----------------------------------------------------------- element-wise ------ */
 
+/* sum_i sw_i sum_j w_ij over the (n, m) view, for each layout of w */
+static double fl_ew_weight_total(int dsz, const fl_ew_args *a)
+{
+    const int64_t n = a->n, m = a->m;
+    double total = 0.0;
+    if (a->w_layout == FL_AUX_COL) {
+        const double wsum = fl_sum_array(dsz, a->w, m);
+        total = (a->sample_w ? fl_sum_array(dsz, a->sample_w, n) : (double)n) * wsum;
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            const double row = a->w_layout == FL_AUX_ROW ? fl_load(dsz, a->w, i) * (double)m
+                                                         : fl_sum_array(dsz, (const char *)a->w +
+                                                                        (size_t)(i * m * dsz), m);
+            total += a->sample_w ? row * fl_load(dsz, a->sample_w, i) : row;
+        }
+    }
+    return total;
+}
+
 static int fl_ew_run(fl_block_fn fn, int dsz, const fl_ew_args *a, double *value)
 {
     if (dsz != 4 && dsz != 8)
@@ -253,7 +272,9 @@ static int fl_ew_run(fl_block_fn fn, int dsz, const fl_ew_args *a, double *value
     /* mean: the summed sample weight times the elements per sample (n * m unweighted);
      * element weights (PyTorch's `weight`) rescale terms but do not enter the divisor. */
     double denom = 0.0;
-    if (a->reduction == FL_MEAN || a->reduction == FL_BATCHMEAN) {
+    if (a->reduction == FL_MEAN && a->w_denom && a->w) {
+        denom = fl_ew_weight_total(dsz, a);
+    } else if (a->reduction == FL_MEAN || a->reduction == FL_BATCHMEAN) {
         denom = a->sample_w ? fl_sum_array(dsz, a->sample_w, a->n) : (double)a->n;
         if (a->reduction == FL_MEAN)
             denom *= (double)a->m;
@@ -271,11 +292,6 @@ static int fl_ew_run(fl_block_fn fn, int dsz, const fl_ew_args *a, double *value
 int fl_bce_with_logits(int dsz, const fl_ew_args *a, double *value)
 {
     return fl_ew_run(fl_table()->bce[dsz == 8], dsz, a, value);
-}
-
-int fl_mse(int dsz, const fl_ew_args *a, double *value)
-{
-    return fl_ew_run(fl_table()->mse[dsz == 8], dsz, a, value);
 }
 
 int fl_elementwise(int op, int dsz, const fl_ew_args *a, double *value)

@@ -64,6 +64,8 @@ typedef struct {
     const void *pw;           /* positive-class weight laid out as pw_layout, or NULL */
     int pw_layout;
     const void *sample_w;     /* (n) or NULL */
+    int w_denom;              /* 1: "mean" divides by the summed element weight (times
+                                 the sample weight), as PyTorch's mse/l1/huber `weight` */
     double p[4];              /* the loss's parameters (generic ops) */
     int reduction;
     void *loss_out;           /* (n, m) when reduction == FL_NONE, else NULL */
@@ -126,7 +128,6 @@ int fl_row_op_count(void);
 
 int fl_cross_entropy(int dtype_size, const fl_ce_args *a, double *value);
 int fl_bce_with_logits(int dtype_size, const fl_ew_args *a, double *value);
-int fl_mse(int dtype_size, const fl_ew_args *a, double *value);
 
 /* First position i with t[i] != ignore_index and t[i] outside [0, c), or -1. */
 int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index);

@@ -17,7 +17,6 @@ typedef struct {
     fl_math_fn math[2];
     fl_block_fn ce[2];    /* [0] float, [1] double */
     fl_block_fn bce[2];
-    fl_block_fn mse[2];
     fl_block_fn ew[FL_EW_COUNT + 1][2];    /* the generic ops of ops.def */
     fl_block_fn row[FL_ROW_COUNT + 1][2];
 } fl_isa_table;

@@ -557,43 +557,7 @@ FL_ALWAYS_INLINE double FN(bce_seg)(const fl_ew_args *a, int64_t r, int64_t c0, 
 
 FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
 
-/* mse_loss: l = (x - t)^2, dl = 2 (x - t). */
-FL_ALWAYS_INLINE double FN(mse_inner)(const REAL *x, const REAL *t, int64_t n, REAL gc, REAL lc,
-                                   REAL *g, REAL *lo, const int WG, const int WL)
-{
-    double acc = 0.0;
-    const REAL gc2 = gc * (REAL)2;
-#pragma omp simd reduction(+ : acc)
-    for (int64_t j = 0; j < n; j++) {   /* HOT */
-        const REAL d = x[j] - t[j];
-        const REAL l = d * d;
-        if (WG)
-            g[j] = gc2 * d;
-        if (WL)
-            lo[j] = lc * l;
-        acc += (double)l;
-    }
-    return acc;
-}
 
-FL_ALWAYS_INLINE double FN(mse_seg)(const fl_ew_args *a, int64_t r, int64_t c0, int64_t e,
-                                 int64_t len, REAL gc, REAL lc)
-{
-    (void)r;
-    (void)c0;
-    const REAL *x = (const REAL *)a->x + e, *t = (const REAL *)a->t + e;
-    REAL *g = a->grad ? (REAL *)a->grad + e : 0;
-    REAL *lo = a->loss_out ? (REAL *)a->loss_out + e : 0;
-    if (g && lo)
-        return FN(mse_inner)(x, t, len, gc, lc, g, lo, 1, 1);
-    if (g)
-        return FN(mse_inner)(x, t, len, gc, lc, g, lo, 1, 0);
-    if (lo)
-        return FN(mse_inner)(x, t, len, gc, lc, g, lo, 0, 1);
-    return FN(mse_inner)(x, t, len, gc, lc, g, lo, 0, 0);
-}
-
-FL_EW_BLOCK(fl_mse_block, FN(mse_seg))
 
 /* ------------------------------------------------------------ generic ops ---- */
 
@@ -683,6 +647,17 @@ FL_EW_BLOCK(fl_mse_block, FN(mse_seg))
             acc += FN(NAME##_row)(a, i, gscale);                                           \
         return acc;                                                                        \
     }
+
+/* mse_loss: l = (x - t)^2, dl = 2 (x - t); element weight as PyTorch's `weight`. */
+FL_ALWAYS_INLINE void FN(mse_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1, REAL p2,
+                                        REAL p3, REAL *l, REAL *d, REAL *dy)
+{
+    (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
+    const REAL r = x - t;
+    *l = r * r;
+    *d = (REAL)2 * r;
+}
+FL_EW_DEFINE(mse_loss, 1, 0, 1)
 
 #include "ops_regression.h"
 #include "ops_binary.h"

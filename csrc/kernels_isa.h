@@ -50,7 +50,6 @@ const fl_isa_table FL_TABLE(FL_ISA) = {
     {FL_K(fl_math, f32, FL_ISA), FL_K(fl_math, f64, FL_ISA)},
     {FL_K(fl_ce_block, f32, FL_ISA), FL_K(fl_ce_block, f64, FL_ISA)},
     {FL_K(fl_bce_block, f32, FL_ISA), FL_K(fl_bce_block, f64, FL_ISA)},
-    {FL_K(fl_mse_block, f32, FL_ISA), FL_K(fl_mse_block, f64, FL_ISA)},
     {
 #define FL_EW_OP(name) {FL_K(fl_ew_##name, f32, FL_ISA), FL_K(fl_ew_##name, f64, FL_ISA)},
 #define FL_ROW_OP(name)

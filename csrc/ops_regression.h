@@ -10,4 +10,4 @@ FL_ALWAYS_INLINE void FN(l1_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
     *l = r < 0 ? -r : r;
     *d = r > 0 ? (REAL)1 : (r < 0 ? (REAL)-1 : r * 0);   /* r * 0: 0, or NaN for NaN */
 }
-FL_EW_DEFINE(l1_loss, 1, 0, 0)
+FL_EW_DEFINE(l1_loss, 1, 0, 1)

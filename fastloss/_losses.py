@@ -206,25 +206,34 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
     return Call(x2, shape, shape, cpu, ref, (t2, w, pw, sw))
 
 
-def prepare_mse_loss(input, target, sample_weight):
+def same_shape_weight(weight, shape, dtype):
+    """PyTorch's `weight` of mse_loss / l1_loss / huber_loss: an element weight of exactly
+    the input's shape, which also divides the mean.  Returns (array or None, layout)."""
+    if weight is None:
+        return None, 0
+    w = ck.nonnegative_weights(weight, "weight", dtype)
+    if w.shape != shape:
+        raise ValueError(f"weight: must have the input's shape {ck.shape_str(shape)} (as "
+                         f"PyTorch), got {ck.shape_str(w.shape)}")
+    return w, FL_AUX_FULL
+
+
+def prepare_mse_loss(input, target, weight, sample_weight):
     x, t, n, m, sw = _elementwise(input, target, sample_weight)
-    x2 = np.asarray(x, order="C").reshape(n, m)
-    t2 = t.reshape(n, m)
-
-    def cpu(red, loss_out, grad, nt):
-        return _kernels.mse_loss(x2, t2, sw, red, loss_out, grad, nt)
-
-    return Call(x2, x.shape, x.shape, cpu, dict(input=x, target=t, sample_weight=sw), (t2, sw))
+    w, wl = same_shape_weight(weight, x.shape, x.dtype)
+    return ew_call("mse_loss", x, t, sw, (), dict(input=x, target=t, weight=w, sample_weight=sw),
+                   w=None if w is None else w.reshape(n, m), w_layout=wl, w_denom=True)
 
 
 # ------------------------------------------------------------ generic kernels ----
 
-def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0):
+def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False):
     """A Call of the generic element-wise op `op` (its name in csrc/ops.def).
 
     x: the checked input; t: the target of x's shape (or None when the op reads none);
     y: a second differentiable input of x's shape (its gradient is the second of a tuple);
-    w: an element weight in a kernel layout (see _aux_weight); params: up to 4 floats."""
+    w: an element weight in a kernel layout (see _aux_weight), in the mean's divisor when
+    w_denom (PyTorch's rule for mse_loss' weight; not for BCE's); params: up to 4 floats."""
     code = _kernels.EW_OPS[op]
     n, m = _rows(x.shape)
     x2 = np.asarray(x, order="C").reshape(n, m)
@@ -235,7 +244,7 @@ def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0):
     def cpu(red, loss_out, grad, nt):
         g, g2 = (None, None) if grad is None else (grad if y2 is not None else (grad, None))
         return _kernels.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red, loss_out,
-                                    g, g2, nt)
+                                    g, g2, nt, w_denom)
 
     more = () if y2 is None else ((y2, x.shape),)
     return Call(x2, x.shape, x.shape, cpu, ref, (t2, w, sw), more)

@@ -80,7 +80,11 @@ CORE = (
     LossSpec(
         name="mse_loss",
         inputs=("input", "target"),
-        params=(),
+        params=(
+            Param("weight", None, "array",
+                  "element weights of the input's shape; the mean divides by their sum "
+                  "(as PyTorch)"),
+        ),
         reduction_position=0,
         prepare=_losses.prepare_mse_loss,
         reference=ref.mse_loss,

@@ -243,8 +243,12 @@ def mse_cases(dtype, rng):
         t = _logits(rng, shape, dtype)
         sid = "x".join(map(str, shape)) or "scalar"
         yield sid, (x, t), {}
+        yield sid + "-w", (x, t), {"weight": _pos(rng, shape, dtype, 0.0)}
         if shape:
             yield sid + "-sw", (x, t), {"sample_weight": _pos(rng, shape[:1], dtype, 0.0)}
+            yield sid + "-w-sw", (x, t), {"weight": _pos(rng, shape, dtype),
+                                          "sample_weight": _pos(rng, shape[:1], dtype)}
+    yield "zero-weight", (x, t), {"weight": np.zeros(x.shape, dtype)}
     yield "large-values", ((rng.standard_normal(50) * 1e4).astype(dtype),
                            (rng.standard_normal(50) * 1e4).astype(dtype)), {}
     yield "int-target", (_logits(rng, (5, 3), dtype), rng.integers(-3, 3, (5, 3))), {}
@@ -258,6 +262,8 @@ def mse_large(dtype, rng):
 
 def mse_small(rng):
     yield (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))), {"sample_weight": rng.random(3)}
+    yield (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))), {
+        "weight": rng.random((3, 4)), "sample_weight": rng.random(3)}
     yield (rng.standard_normal(5), rng.standard_normal(5)), {}
 
 

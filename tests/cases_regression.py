@@ -14,9 +14,13 @@ def l1_cases(dtype, rng):
     for shape in [(37,), (8, 13), (4, 3, 5), ()]:
         x, t = _real(rng, shape, dtype), _real(rng, shape, dtype)
         sid = "x".join(map(str, shape)) or "scalar"
+        w = rng.random(shape).astype(dtype)
         yield sid, (x, t), {}
+        yield sid + "-w", (x, t), {"weight": w}
         if shape:
             yield sid + "-sw", (x, t), {"sample_weight": rng.random(shape[0]).astype(dtype)}
+            yield sid + "-w-sw", (x, t), {"weight": w,
+                                          "sample_weight": rng.random(shape[0]).astype(dtype)}
     x = _real(rng, (6, 5), dtype)
     t = x.copy()
     t[::2] += 1
@@ -28,6 +32,7 @@ def l1_cases(dtype, rng):
 def l1_small(rng):
     x = rng.standard_normal((4, 3))
     yield (x, rng.standard_normal((4, 3))), {"sample_weight": 0.5 + rng.random(4)}
+    yield (x, rng.standard_normal((4, 3))), {"weight": rng.random((4, 3))}
     yield (rng.standard_normal(5), rng.standard_normal(5)), {}
 
 
@@ -40,4 +45,6 @@ _X = np.random.default_rng(3).standard_normal((6, 4))
 BAD = [
     ("l1-target-shape", lambda: L1(_X, _X[:3]), ValueError, "target"),
     ("l1-sw-shape", lambda: L1(_X, _X, sample_weight=np.ones(5)), ValueError, "sample_weight"),
+    ("l1-weight-shape", lambda: L1(_X, _X, weight=np.ones(4)), ValueError, "weight"),
+    ("l1-weight-negative", lambda: L1(_X, _X, weight=-np.ones((6, 4))), ValueError, "weight"),
 ]

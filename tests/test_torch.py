@@ -90,11 +90,55 @@ def test_bce_with_logits_matches_torch(dtype, reduction, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_mse_matches_torch(dtype, reduction, rng):
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+def test_mse_l1_match_torch(name, dtype, reduction, rng):
     for shape in [(), (13,), (6, 5), (3, 4, 5)]:
         x = rng.standard_normal(shape).astype(dtype)
         t = rng.standard_normal(shape).astype(dtype)
-        v, g = fl.mse_loss.value_and_grad(x, t, reduction=reduction)
-        vt, gt = _torch_value_and_grad(F.mse_loss, x, t, reduction=reduction)
-        _close(v, vt, dtype, 'value')
-        _close(g, gt, dtype, 'grad')
+        for weight in (None, rng.random(shape).astype(dtype)):
+            v, g = getattr(fl, name).value_and_grad(x, t, reduction=reduction, weight=weight)
+            vt, gt = _torch_value_and_grad(getattr(F, name), x, t, reduction=reduction,
+                                           weight=weight)
+            _close(v, vt, dtype, 'value')
+            _close(g, gt, dtype, 'grad')
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_kdim_and_nll_match_torch(dtype, reduction, rng):
+    for shape in [(3, 4, 5), (2, 5, 3, 7)]:
+        n, c = shape[:2]
+        x = (rng.standard_normal(shape) * 3).astype(dtype)
+        t = rng.integers(0, c, (n,) + shape[2:])
+        t.reshape(-1)[::5] = 1
+        p = np.moveaxis(rng.dirichlet(np.ones(c), (n,) + shape[2:]), -1, 1).astype(dtype)
+        w = (0.2 + rng.random(c)).astype(dtype)
+        for target, ii, weight, ls in itertools.product([t, p], [-100, 1], [None, w], [0.0, 0.2]):
+            if target is p and ii != -100:
+                continue
+            kw = dict(weight=weight, ignore_index=ii, reduction=reduction)
+            v, g = fl.cross_entropy.value_and_grad(x, target, label_smoothing=ls, **kw)
+            vt, gt = _torch_value_and_grad(F.cross_entropy, x, target, label_smoothing=ls, **kw)
+            _close(v, vt, dtype, f"cross_entropy value ii={ii} ls={ls}")
+            _close(g, gt, dtype, f"cross_entropy grad ii={ii} ls={ls}")
+            if target is t:
+                lp = torch.log_softmax(torch.from_numpy(x), 1).numpy()
+                v, g = fl.nll_loss.value_and_grad(lp, t, **kw)
+                vt, gt = _torch_value_and_grad(F.nll_loss, lp, t, **kw)
+                _close(v, vt, dtype, f"nll value ii={ii}")
+                _close(g, gt, dtype, f"nll grad ii={ii}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_z_loss_formula(dtype, rng):
+    """z_loss adds z * logsumexp^2 per row: PyTorch's cross-entropy plus that term, by autograd."""
+    x = (rng.standard_normal((9, 6)) * 3).astype(dtype)
+    t = rng.integers(0, 6, 9)
+    z = 1e-2
+    xt = torch.tensor(x, requires_grad=True)
+    ref = (F.cross_entropy(xt, torch.from_numpy(t), reduction="none")
+           + z * torch.logsumexp(xt, 1) ** 2).mean()
+    ref.backward()
+    v, g = fl.cross_entropy.value_and_grad(x, t, z_loss=z)
+    _close(v, ref.detach().numpy(), dtype, "value")
+    _close(g, xt.grad.numpy(), dtype, "grad")

@@ -41,6 +41,7 @@ cdef extern from "fastloss.h" nogil:
         const void *pw
         int pw_layout
         const void *sample_w
+        int w_denom
         double p[4]
         int reduction
         void *loss_out
@@ -71,7 +72,6 @@ cdef extern from "fastloss.h" nogil:
 
     int fl_cross_entropy(int dtype_size, const fl_ce_args *a, double *value)
     int fl_bce_with_logits(int dtype_size, const fl_ew_args *a, double *value)
-    int fl_mse(int dtype_size, const fl_ew_args *a, double *value)
     int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t ignore_index)
     int fl_elementwise(int op, int dtype_size, const fl_ew_args *a, double *value)
     int fl_rowwise(int op, int dtype_size, const fl_row_args *a, double *value)
@@ -195,7 +195,7 @@ cdef inline void _aux_size(object w, int layout, int64_t n, int64_t m) except *:
         raise ValueError("internal: weight size does not match its layout")
 
 
-cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
+cdef double _bce(cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
                          object pw, int pw_layout, object sample_w, int reduction,
                          object loss_out, object grad, int n_threads) except? -1.0:
     cdef int dsz = _dsz(x)
@@ -225,24 +225,16 @@ cdef double _elementwise(int which, cnp.ndarray x, cnp.ndarray t, object w, int 
     a.grad2 = NULL
     a.p[0] = a.p[1] = a.p[2] = a.p[3] = 0.0
     a.n_threads = n_threads
+    a.w_denom = 0
     with nogil:
-        if which == 0:
-            rc = fl_bce_with_logits(dsz, &a, &value)
-        else:
-            rc = fl_mse(dsz, &a, &value)
+        rc = fl_bce_with_logits(dsz, &a, &value)
     return _done(rc, value)
 
 
 def binary_cross_entropy_with_logits(cnp.ndarray x not None, cnp.ndarray t not None, object w, int w_layout,
                                      object pw, int pw_layout, object sample_w, int reduction,
                                      object loss_out, object grad, int n_threads):
-    return _elementwise(0, x, t, w, w_layout, pw, pw_layout, sample_w, reduction,
-                        loss_out, grad, n_threads)
-
-
-def mse_loss(cnp.ndarray x not None, cnp.ndarray t not None, object sample_w, int reduction,
-             object loss_out, object grad, int n_threads):
-    return _elementwise(1, x, t, None, 0, None, 0, sample_w, reduction,
+    return _bce(x, t, w, w_layout, pw, pw_layout, sample_w, reduction,
                         loss_out, grad, n_threads)
 
 
@@ -256,9 +248,10 @@ cdef inline void _params(double *p, tuple params) except *:
 
 def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, int w_layout,
                 object sample_w, tuple params, int reduction, object loss_out, object grad,
-                object grad2, int n_threads):
+                object grad2, int n_threads, bint w_denom=False):
     """A generic element-wise op of ops.def over x (n, m); t and y of x's size or None
-    (as the op reads them); grad2 (y's gradient) given with grad when y is."""
+    (as the op reads them); grad2 (y's gradient) given with grad when y is; w_denom: the
+    element weight w enters the mean's divisor."""
     if op < 0 or op >= fl_ew_op_count():
         raise ValueError("internal: unknown element-wise op")
     cdef int dsz = _dsz(x)
@@ -287,6 +280,7 @@ def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, in
     if sample_w is not None and cnp.PyArray_SIZE(<cnp.ndarray>sample_w) != a.n:
         raise ValueError("internal: sample_w must have n elements")
     _params(a.p, params)
+    a.w_denom = w_denom
     a.reduction = reduction
     a.loss_out = _out(loss_out, tn, "loss_out", size)
     a.grad = _out(grad, tn, "grad", size)

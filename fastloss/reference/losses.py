@@ -184,10 +184,21 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _reduce(np.array(per), grad, reduction, sw_total * _elements_per_sample(x.shape))
 
 
-def mse_loss(input, target, reduction="mean", sample_weight=None):
+def weighted_elementwise(x, loss, dloss, weight, sample_weight, reduction):
+    """Reduce per-element values with PyTorch's `weight` of mse/l1/huber (same shape as
+    the input, in the mean's divisor) and fastloss' per-sample weights."""
+    sw, sw_total = _sample_weight_nd(sample_weight, x.shape)
+    w = 1.0 if weight is None else np.asarray(weight, dtype=np.float64)
+    per = np.broadcast_to(w * sw * loss, x.shape)
+    grad = np.broadcast_to(w * sw * dloss, x.shape).copy()
+    if weight is None:
+        den = sw_total * _elements_per_sample(x.shape)
+    else:
+        den = float(np.sum(np.broadcast_to(w * sw, x.shape)))
+    return _reduce(np.array(per), grad, reduction, den)
+
+
+def mse_loss(input, target, reduction="mean", weight=None, sample_weight=None):
     x = np.asarray(input, dtype=np.float64)
     t = np.asarray(target, dtype=np.float64)
-    sw, sw_total = _sample_weight_nd(sample_weight, x.shape)
-    per = np.broadcast_to(sw * (x - t) ** 2, x.shape)
-    grad = np.broadcast_to(sw * 2.0 * (x - t), x.shape).copy()
-    return _reduce(np.array(per), grad, reduction, sw_total * _elements_per_sample(x.shape))
+    return weighted_elementwise(x, (x - t) ** 2, 2.0 * (x - t), weight, sample_weight, reduction)
