@@ -292,6 +292,10 @@ BAD = []
 
 # losses whose gradient does not read the input (linear in it): NaN input, finite gradient
 GRAD_FREE_OF_INPUT = {"nll_loss"}
+# losses whose documented gradient treats part of the value as a constant (a stop-gradient,
+# e.g. a bootstrapped target): not the derivative of the value, so finite differences of
+# the value do not apply; their group tests check the gradient with that part frozen
+STOP_GRADIENT = set()
 
 import cases_binary, cases_margin, cases_regression, cases_softmax  # noqa: E402
 
@@ -301,3 +305,4 @@ for _group in (cases_softmax, cases_binary, cases_margin, cases_regression):
         _mine.update(_theirs)
     BAD += _group.BAD
     GRAD_FREE_OF_INPUT |= getattr(_group, "GRAD_FREE_OF_INPUT", set())
+    STOP_GRADIENT |= getattr(_group, "STOP_GRADIENT", set())
