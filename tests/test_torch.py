@@ -142,3 +142,21 @@ def test_z_loss_formula(dtype, rng):
     v, g = fl.cross_entropy.value_and_grad(x, t, z_loss=z)
     _close(v, ref.detach().numpy(), dtype, "value")
     _close(g, xt.grad.numpy(), dtype, "grad")
+
+
+@pytest.mark.parametrize("name", [s.name for s in __import__("fastloss._registry", fromlist=["TABLE"]).TABLE
+                                  if s.torch and s.torch.startswith("torch.nn.functional.")])
+def test_signature_matches_torch(name):
+    """Argument names, order and defaults as torch.nn.functional (less the deprecated
+    size_average / reduce); fastloss' extras are keyword-only."""
+    import inspect
+
+    ours = inspect.signature(getattr(fl, name)).parameters
+    theirs = inspect.signature(getattr(F, name)).parameters
+    t = [(p.name, p.default) for p in theirs.values() if p.name not in ("size_average", "reduce")]
+    o = [(p.name, p.default) for p in ours.values()
+         if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    assert [n for n, _ in o] == [n for n, _ in t]
+    for (n, d), (_, dt) in zip(o, t):
+        if dt is not inspect.Parameter.empty:
+            assert d == dt, f"{n}: default {d!r}, torch {dt!r}"
