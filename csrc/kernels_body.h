@@ -368,39 +368,45 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
                 se[j] += (double)EXP(xk[j] - mu[j]);
         }
     }
-    /* per position: the value, and the gradient's coefficients A (of p) and B (of w t') */
-    REAL As[FL_KD_MAX], Bs[FL_KD_MAX];
-    for (int64_t j = 0; j < L; j++) {
-        const double lse = (double)mu[j] + fl_log(se[j]);
-        double l, A;
-        if (soft) {
-            l = T[j] == 0.0 ? -sx[j] : T[j] * lse - sx[j];
-            A = T[j];
-            if (z > 0.0) {
-                l += z * lse * lse;
-                A += 2.0 * z * lse;
-            }
+    /* per position: the value, and the gradient's coefficients A (of p) and B (of w t'),
+     * branch-free so the loop vectorizes; an ignored position gets value and gradient 0
+     * (its column is masked in the gradient pass, so NaN there does not leak) */
+    REAL As[FL_KD_MAX], Bs[FL_KD_MAX], vm[FL_KD_MAX];
+    const double W = a->class_w_sum, lsC = ls / (double)C;
+    if (soft) {
+#pragma omp simd reduction(+ : acc)
+        for (int64_t j = 0; j < L; j++) {
+            const double lse = (double)mu[j] + fl_log(se[j]);
+            double l = T[j] == 0.0 ? -sx[j] : T[j] * lse - sx[j];
+            double A = T[j];
+            l += z > 0.0 ? z * lse * lse : 0.0;
+            A += z > 0.0 ? 2.0 * z * lse : 0.0;
+            l *= sw;
+            As[j] = (REAL)(coef * A / se[j]);
             Bs[j] = (REAL)coef;
-        } else if (yy[j] < 0) {
-            l = 0.0;
-            A = 0.0;
-            Bs[j] = 0;
-        } else {
-            l = (1.0 - ls) * wy[j] * (lse - xy[j]);
-            A = (1.0 - ls) * wy[j] + ls * a->class_w_sum / (double)C;
-            if (ls > 0.0)
-                l += ls / (double)C * (a->class_w_sum * lse - sx[j]);
-            if (z > 0.0) {
-                l += z * wy[j] * lse * lse;
-                A += 2.0 * z * wy[j] * lse;
-            }
-            Bs[j] = (REAL)(coef * ls / (double)C);
+            vm[j] = 1;
+            if (lo)
+                lo[j] = (REAL)l;
+            acc += l;
         }
-        l *= sw;
-        As[j] = (REAL)(coef * A / se[j]);
-        if (lo)
-            lo[j] = (REAL)l;
-        acc += l;
+    } else {
+#pragma omp simd reduction(+ : acc)
+        for (int64_t j = 0; j < L; j++) {
+            const int valid = yy[j] >= 0;
+            const double lse = (double)mu[j] + fl_log(se[j]);
+            double l = (1.0 - ls) * wy[j] * (lse - xy[j]);
+            double A = (1.0 - ls) * wy[j] + lsC * W;
+            l += ls > 0.0 ? lsC * (W * lse - sx[j]) : 0.0;
+            l += z > 0.0 ? z * wy[j] * lse * lse : 0.0;
+            A += z > 0.0 ? 2.0 * z * wy[j] * lse : 0.0;
+            l = valid ? l * sw : 0.0;
+            As[j] = valid ? (REAL)(coef * A / se[j]) : (REAL)0;
+            Bs[j] = valid ? (REAL)(coef * lsC) : (REAL)0;
+            vm[j] = (REAL)valid;
+            if (lo)
+                lo[j] = (REAL)l;
+            acc += l;
+        }
     }
     if (!g)
         return acc;
@@ -415,8 +421,10 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
                 gk[j] = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk * (a1 * tk[j] + a0);
         } else {
 #pragma omp simd
-            for (int64_t j = 0; j < L; j++)   /* HOT */
-                gk[j] = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk;
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                const REAL v = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk;
+                gk[j] = vm[j] != 0 ? v : (REAL)0;
+            }
         }
     }
     if (!soft)
