@@ -105,3 +105,25 @@ def test_elementwise_property(data, dtype, reduction):
     vr, gr = loss.value_and_grad(x, t, backend="numpy", **kw)
     assert_close(v, vr, dtype, "value")
     assert_close(g, gr, dtype, "grad")
+
+
+@SETTINGS
+@given(data=st.data(), dtype=dtypes, reduction=reductions)
+def test_cross_entropy_kdim_property(data, dtype, reduction):
+    """(N, C, d1, ..., dk) with any position count, including segments cut at sample ends."""
+    n = data.draw(st.integers(0, 4))
+    c = data.draw(st.integers(1, 40))
+    dims = tuple(data.draw(st.lists(st.integers(1, 300 if c < 8 else 30), min_size=1, max_size=3)))
+    x = data.draw(hnp.arrays(dtype, (n, c) + dims, elements=st.floats(-50, 50, width=32)))
+    kw = {"reduction": reduction, "label_smoothing": data.draw(st.sampled_from([0.0, 0.3])),
+          "z_loss": data.draw(st.sampled_from([0.0, 1e-3]))}
+    if data.draw(st.booleans()):
+        kw["weight"] = data.draw(hnp.arrays(dtype, (c,), elements=st.floats(0, 3, width=32)))
+    if data.draw(st.booleans()):
+        t = data.draw(hnp.arrays(np.int64, (n,) + dims, elements=st.integers(0, c - 1) | st.just(-100)))
+    else:
+        t = data.draw(hnp.arrays(dtype, x.shape, elements=st.floats(0, 1, width=32)))
+    v, g = fl.cross_entropy.value_and_grad(x, t, **kw)
+    vr, gr = fl.cross_entropy.value_and_grad(x, t, backend="numpy", **kw)
+    assert_close(v, vr, dtype, "value", scale=50.0 * c)
+    assert_close(g, gr, dtype, "grad", scale=1.0)
