@@ -1,2 +1,315 @@
 /* ops_softmax.h: this group's kernels, included per type and instruction set by
- * kernels_body.h (see FL_EW_DEFINE and FL_ROW_DEFINE there). */
+ * kernels_body.h (see FL_EW_DEFINE and FL_ROW_DEFINE there).
+ *
+ * Softmax losses of one class-index target y per row.  Each row is read from memory once,
+ * by the online log-sum-exp of ce_online (running max m, s = sum_j exp(x_j - m)); the
+ * gradient pass re-reads it from L1/L2, as ce_row_index does.  In terms of q = p_y and
+ * u = 1 - q (computed without cancellation, see sm_target) the gradients of the first
+ * four losses are K (p_j - [j = y]) for a per-row factor K, written as
+ * (K / s) exp(x_j - m), with the target's entry set to -K u afterwards (p_y - 1 would
+ * cancel when q is close to 1).  Rows whose target is ignore_index (or out of range) have
+ * value 0 and a zero gradient row. */
+
+/* Below this sum of the other classes' exp(x_j - m) (y being a row max), s - 1 has lost
+ * too many bits to the rounding of s (whose terms are about 1): the sum is taken again
+ * without the target's term, from L1/L2.  float rows need far fewer bits. */
+#define FL_SM_RESUM (sizeof(REAL) == 4 ? 0x1p-20 : 0x1p-6)
+
+/* Statistics of a row x with target y: *m, *s as ce_online (and *sx, sum_c w_c x_c, when
+ * want_sx), *logs = log s, *logq = log p_y and *u = 1 - p_y, accurate to a few ulp at any q:
+ *  - y not a row max (x_y < m): the other classes hold the max's exp(0) = 1 >= p_y s,
+ *    so s - exp(x_y - m) loses at most a bit;
+ *  - y a row max: u = S / (1 + S) and log q = -log s = -log1p(S), with S = s - 1 the
+ *    other classes' sum, re-summed without the target's term when S < FL_SM_RESUM.
+ * NaN in the row makes s, and so every output, NaN. */
+FL_ALWAYS_INLINE void FN(sm_target)(const REAL *x, int64_t C, int64_t y, const REAL *cw,
+                                    int want_sx, double *m, double *s, double *sx,
+                                    double *logs, double *logq, double *u)
+{
+    const double xy = (double)x[y];
+    FN(ce_online)(x, C, cw, want_sx, m, s, sx);
+    const double d = xy - *m;   /* <= 0, or NaN */
+    if (d == 0.0) {
+        double so = *s - 1.0;
+        if (so < FL_SM_RESUM) {
+            const REAL M = (REAL)*m;
+            double a = 0.0;
+#pragma omp simd reduction(+ : a)
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                a += j == y ? 0.0 : (double)EXP(x[j] - M);
+            so = a;
+        }
+        *logs = fl_log1p(so);
+        *logq = -*logs;
+        *u = so / (1.0 + so);
+    } else {
+        *logs = fl_log(*s);
+        *logq = d - *logs;
+        *u = (*s - fl_exp(d)) / *s;
+    }
+}
+
+/* expm1(z) for a scalar z <= 0 (or NaN), by Kahan's identity
+ * expm1(z) = (e - 1) z / log(e), e = exp(z) rounded: a few ulp, from fl_exp and fl_log. */
+FL_ALWAYS_INLINE double FN(sm_expm1)(double z)
+{
+    const double e = fl_exp(z);
+    if (e == 1.0)
+        return z;
+    if (e == 0.0)
+        return -1.0;
+    return (e - 1.0) * z / fl_log(e);
+}
+
+/* g = -log(1 - u) - u = -log q - u (= u^2/2 + u^3/3 + ...) without cancellation: for
+ * u <= 1/4 from log1p(x) - x = -x^2 / (2 + x) + 2 (z^3/3 + z^5/5 + ...), z = x / (2 + x),
+ * at x = -u: g = u^2 / (2 - u) + 2 (w^3/3 + w^5/5 + ...), w = u / (2 - u) <= 1/7, all terms
+ * positive (ten terms reach 1e-17 relative); else directly. */
+FL_ALWAYS_INLINE double FN(sm_nlog1m_minus)(double u, double logq)
+{
+    if (!(u <= 0.25))
+        return -logq - u;
+    const double w = u / (2.0 - u), w2 = w * w;
+    double p = 1.0 / 21.0;
+    for (int k = 9; k >= 1; k--)
+        p = p * w2 + 1.0 / (double)(2 * k + 1);
+    return u * u / (2.0 - u) + 2.0 * w * w2 * p;
+}
+
+/* The row's gradient before its target entry: g_j = A exp(x_j - m) - B (w ? w_j : 1). */
+FL_ALWAYS_INLINE void FN(sm_grad)(const REAL *x, REAL *g, int64_t C, double m, double A,
+                                  double B, const REAL *w)
+{
+    const REAL As = (REAL)A, Bs = (REAL)B, M = (REAL)m;
+    if (B != 0.0 && w) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = As * EXP(x[j] - M) - Bs * w[j];
+    } else if (B != 0.0) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = As * EXP(x[j] - M) - Bs;
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = As * EXP(x[j] - M);
+    }
+}
+
+/* The row of sample i: its logits, gradient row (or NULL), sample weight; 0 when the
+ * target is ignored (or out of range), after writing the row's zero value and gradient. */
+FL_ALWAYS_INLINE int FN(sm_row)(const fl_row_args *a, int64_t i, const REAL **x, REAL **g,
+                                int64_t *y, double *sw)
+{
+    const int64_t C = a->c;
+    *x = (const REAL *)a->x + i * C;
+    *g = a->grad ? (REAL *)a->grad + i * C : 0;
+    *y = a->target[i];
+    *sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    if (!(*y == a->ignore_index || *y < 0 || *y >= C))
+        return 1;
+    if (*g) {
+        REAL *gr = *g;
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)
+            gr[j] = 0;
+    }
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = 0;
+    return 0;
+}
+
+/* Store the row's weighted value; write its gradient K (p - onehot(y)) when asked. */
+FL_ALWAYS_INLINE double FN(sm_finish)(const fl_row_args *a, int64_t i, const REAL *x, REAL *g,
+                                      int64_t y, double loss, double coef, double K,
+                                      double m, double s, double u)
+{
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = (REAL)loss;
+    if (g) {
+        FN(sm_grad)(x, g, a->c, m, coef * K / s, 0.0, 0);
+        g[y] = (REAL)(-coef * K * u);
+    }
+    return loss;
+}
+
+/* softmax_focal_loss: -alpha_y (1 - q)^gamma log q; with F = u^gamma - gamma q u^(gamma-1)
+ * log q, the gradient is alpha_y F (p_j - [j = y]).  u^(gamma-1) q log q is taken as its
+ * limit 0 at u = 0 (infinite power times zero log for gamma < 1), and u^(gamma-1) is formed
+ * as u^gamma / u after the ratio log q / u (which tends to -1), so nothing overflows.
+ * p[0] = gamma; class_w = alpha. */
+FL_ALWAYS_INLINE double FN(softmax_focal_loss_row)(const fl_row_args *a, int64_t i,
+                                                   double gscale)
+{
+    const REAL *x;
+    REAL *g;
+    int64_t y;
+    double sw, m, s, sx, logs, logq, u;
+    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+        return 0.0;
+    const double gamma = a->p[0];
+    const double al = a->class_w ? (double)((const REAL *)a->class_w)[y] : 1.0;
+    FN(sm_target)(x, a->c, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
+    /* u^gamma; 0^0 = 1, as torch.pow */
+    const double ug = gamma == 0.0 ? 1.0 : fl_exp(gamma * fl_log(u));
+    const double loss = -sw * al * ug * logq;
+    const double q = fl_exp(logq);
+    double F = ug;
+    if (u > 0.0 && q > 0.0)   /* the limits 0 at u = 0 and q = 0; NaN u leaves F = ug = NaN */
+        F -= gamma * q * (logq / u) * ug;
+    return FN(sm_finish)(a, i, x, g, y, loss, sw * gscale, al * F, m, s, u);
+}
+FL_ROW_DEFINE(softmax_focal_loss)
+
+/* generalized_cross_entropy: (1 - q^Q) / Q, gradient q^Q (p_j - [j = y]); 1 - q^Q is
+ * -expm1(Q log q), accurate as Q -> 0 (where the loss tends to -log q); Q = 1 is u.
+ * p[0] = Q. */
+FL_ALWAYS_INLINE double FN(generalized_cross_entropy_row)(const fl_row_args *a, int64_t i,
+                                                          double gscale)
+{
+    const REAL *x;
+    REAL *g;
+    int64_t y;
+    double sw, m, s, sx, logs, logq, u;
+    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+        return 0.0;
+    const double Q = a->p[0];
+    FN(sm_target)(x, a->c, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
+    double l, K;
+    if (Q == 1.0) {
+        l = u;
+        K = fl_exp(logq);
+    } else {
+        l = -FN(sm_expm1)(Q * logq) / Q;
+        K = fl_exp(Q * logq);
+    }
+    return FN(sm_finish)(a, i, x, g, y, sw * l, sw * gscale, K, m, s, u);
+}
+FL_ROW_DEFINE(generalized_cross_entropy)
+
+/* symmetric_cross_entropy: alpha (-log q) + beta (-A) u (the reverse cross-entropy with
+ * log 0 := A), gradient (alpha - A beta q) (p_j - [j = y]).  p = (alpha, beta, A). */
+FL_ALWAYS_INLINE double FN(symmetric_cross_entropy_row)(const fl_row_args *a, int64_t i,
+                                                        double gscale)
+{
+    const REAL *x;
+    REAL *g;
+    int64_t y;
+    double sw, m, s, sx, logs, logq, u;
+    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+        return 0.0;
+    const double al = a->p[0], be = a->p[1], A = a->p[2];
+    FN(sm_target)(x, a->c, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
+    const double l = -al * logq - be * A * u;
+    const double K = al - A * be * fl_exp(logq);
+    return FN(sm_finish)(a, i, x, g, y, sw * l, sw * gscale, K, m, s, u);
+}
+FL_ROW_DEFINE(symmetric_cross_entropy)
+
+/* poly1_cross_entropy: cross_entropy (class weights w, label smoothing ls, as ce_row_index)
+ * + eps w_y (1 - p_t), p_t = sum_c t'_c p_c, t' = (1 - ls) onehot(y) + ls / C, so
+ * 1 - p_t = (1 - ls) u + ls (C - 1) / C, and the value is
+ *   (1 - ls) w_y (g + (1 + eps) u) + ls / C (W lse - sum_c w_c x_c + eps w_y (C - 1)),
+ * g = -log q - u (sm_nlog1m_minus: no cancellation at eps = -1 as q -> 1).  Gradient
+ *   (1 - ls) w_y (1 + eps q) (p_j - [j = y]) + ls / C (W p_j - w_j),   W = sum_c w_c,
+ * with 1 + eps q formed as (1 + eps) - eps u (exact at eps = -1).  p = (eps, ls). */
+FL_ALWAYS_INLINE double FN(poly1_cross_entropy_row)(const fl_row_args *a, int64_t i,
+                                                    double gscale)
+{
+    const REAL *x;
+    REAL *g;
+    int64_t y;
+    double sw, m, s, sx, logs, logq, u;
+    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+        return 0.0;
+    const int64_t C = a->c;
+    const REAL *cw = (const REAL *)a->class_w;
+    const double eps = a->p[0], ls = a->p[1], W = a->class_w_sum;
+    const double wy = cw ? (double)cw[y] : 1.0;
+    FN(sm_target)(x, C, y, cw, ls > 0.0, &m, &s, &sx, &logs, &logq, &u);
+    const double q = fl_exp(logq);
+    double l = (1.0 - ls) * wy * (FN(sm_nlog1m_minus)(u, logq) + (1.0 + eps) * u);
+    if (ls > 0.0)
+        l += ls / (double)C * (W * (m + logs) - sx + eps * wy * (double)(C - 1));
+    l *= sw;
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = (REAL)l;
+    if (g) {
+        const double coef = sw * gscale;
+        const double D = coef * (1.0 - ls) * wy * ((1.0 + eps) - eps * u);
+        const double B = coef * ls / (double)C;
+        FN(sm_grad)(x, g, C, m, (D + B * W) / s, B, cw);
+        g[y] = (REAL)(-D * u + B * (W * q - wy));
+    }
+    return l;
+}
+FL_ROW_DEFINE(poly1_cross_entropy)
+
+/* bootstrapped_cross_entropy: -sum_c t'_c log p_c with t' = beta onehot(y) + (1 - beta) z,
+ * z = p ("soft", p[1] = 0) or onehot(k), k the first row max ("hard", p[1] = 1); t' is a
+ * constant of the gradient, which is p - t':
+ *   soft: value beta (-log q) + (1 - beta) H, H = log s - sum_j e_j (x_j - m) / s the
+ *         entropy (e_j = exp(x_j - m); 0 log 0 = 0); gradient beta (p_j - [j = y]);
+ *         the sum for H runs in the gradient pass;
+ *   hard: value beta (-log q) + (1 - beta) log s (-log p_k = log s); gradient
+ *         p_j - beta [j = y] - (1 - beta) [j = k], k found in the gradient pass. */
+FL_ALWAYS_INLINE double FN(bootstrapped_cross_entropy_row)(const fl_row_args *a, int64_t i,
+                                                           double gscale)
+{
+    const REAL *x;
+    REAL *g;
+    int64_t y;
+    double sw, m, s, sx, logs, logq, u;
+    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+        return 0.0;
+    const int64_t C = a->c;
+    const double be = a->p[0];
+    const int hard = a->p[1] != 0.0;
+    FN(sm_target)(x, C, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
+    const double coef = sw * gscale;
+    const REAL M = (REAL)m;
+    double l;
+    if (hard) {
+        l = sw * (-be * logq + (1.0 - be) * logs);
+        if (g) {
+            const REAL As = (REAL)(coef / s);
+            int64_t k = C;
+#pragma omp simd reduction(min : k)
+            for (int64_t j = 0; j < C; j++) {   /* HOT */
+                const int64_t kj = x[j] == M ? j : C;
+                k = kj < k ? kj : k;
+                g[j] = As * EXP(x[j] - M);
+            }
+            if (k == y) {
+                g[y] = (REAL)(-coef * u);
+            } else {
+                g[y] = (REAL)(coef * (fl_exp(logq) - be));
+                if (k < C)   /* no k in a row of NaN, whose gradient is NaN already */
+                    g[k] -= (REAL)(coef * (1.0 - be));
+            }
+        }
+    } else {
+        const REAL As = (REAL)(coef * be / s);
+        double t = 0.0;
+        if (g) {
+#pragma omp simd reduction(+ : t)
+            for (int64_t j = 0; j < C; j++) {   /* HOT */
+                const REAL dj = x[j] - M, e = EXP(dj);
+                t += (double)(e == 0 ? (REAL)0 : e * dj);
+                g[j] = As * e;
+            }
+            g[y] = (REAL)(-coef * be * u);
+        } else {
+#pragma omp simd reduction(+ : t)
+            for (int64_t j = 0; j < C; j++) {   /* HOT */
+                const REAL dj = x[j] - M, e = EXP(dj);
+                t += (double)(e == 0 ? (REAL)0 : e * dj);
+            }
+        }
+        l = sw * (-be * logq + (1.0 - be) * (logs - t / s));
+    }
+    if (a->loss_out)
+        ((REAL *)a->loss_out)[i] = (REAL)l;
+    return l;
+}
+FL_ROW_DEFINE(bootstrapped_cross_entropy)
