@@ -114,7 +114,7 @@ def _run(spec, mode, out, inputs, params, reduction, sample_weight, backend, n_t
         if mode == VALUE:
             return value
         gs = g if call.more else (g,)
-        outs = out if call.more else (out,)
+        outs = (out if out is not None else (None,) * len(shapes)) if call.more else (out,)
         res = []
         for gk, ok, shape in zip(gs, outs, shapes):
             if ok is not None:
@@ -122,7 +122,7 @@ def _run(spec, mode, out, inputs, params, reduction, sample_weight, backend, n_t
                 res.append(ok)
             else:
                 res.append(np.asarray(gk, dtype=dtype).reshape(shape))
-        g = tuple(res) if call.more else res[0]
+        g = (out if out is not None else tuple(res)) if call.more else res[0]
         return g if mode == GRAD else (value, g)
 
     loss_out = np.empty(call.value_shape, dtype=dtype) if red == 0 else None
