@@ -64,6 +64,20 @@ def _residuals(rng, shape, dtype, scale=3.0):
 SHAPES = [(), (13,), (6, 5), (3, 4, 5)]
 
 
+def _matches_sklearn_loss(loss, sk, x, t, dtype, sw, what, constant=False, **kw):
+    """Per-sample values and gradients of `loss` against a sklearn._loss object, without
+    and with sample weights (plus sk's constant_to_optimal_zero when `constant`)."""
+    xx, tt = x.astype(np.float64), t.astype(np.float64)
+    for s in (None, sw):
+        ref = sk.loss(tt, xx, sample_weight=s)
+        if constant:
+            ref = ref + sk.constant_to_optimal_zero(tt, s)
+        v, g = loss.value_and_grad(x, t, reduction="none",
+                                   sample_weight=None if s is None else s.astype(dtype), **kw)
+        assert_close(v, ref, dtype, "value " + what)
+        assert_close(g, sk.gradient(tt, xx, sample_weight=s), dtype, "grad " + what)
+
+
 # ---------------------------------------------------------------------- huber_loss ----
 
 @needs_torch
@@ -117,14 +131,8 @@ def test_huber_matches_sklearn(dtype, rng):
     x, t = _residuals(rng, 200, dtype)
     sw = rng.random(200)
     for delta in (0.5, 1.0, 3.0):
-        sk = skloss.HuberLoss(delta=delta)
-        xx, tt = x.astype(np.float64), t.astype(np.float64)
-        for s in (None, sw):
-            v, g = fl.huber_loss.value_and_grad(
-                x, t, delta=delta, reduction="none",
-                sample_weight=None if s is None else s.astype(dtype))
-            assert_close(v, sk.loss(tt, xx, sample_weight=s), dtype, f"value delta={delta}")
-            assert_close(g, sk.gradient(tt, xx, sample_weight=s), dtype, f"grad delta={delta}")
+        _matches_sklearn_loss(fl.huber_loss, skloss.HuberLoss(delta=delta), x, t, dtype, sw,
+                              f"delta={delta}", delta=delta)
 
 
 # ------------------------------------------------------------------ smooth_l1_loss ----
@@ -228,14 +236,8 @@ def test_pinball_matches_sklearn_loss(dtype, rng):
     t[10:20] = x[10:20]   # ties
     sw = rng.random(300)
     for q in (0.5, 0.1, 0.9, 1e-6, 1 - 1e-6):
-        sk = skloss.PinballLoss(quantile=q)
-        xx, tt = x.astype(np.float64), t.astype(np.float64)
-        for s in (None, sw):
-            v, g = fl.pinball_loss.value_and_grad(
-                x, t, quantile=q, reduction="none",
-                sample_weight=None if s is None else s.astype(dtype))
-            assert_close(v, sk.loss(tt, xx, sample_weight=s), dtype, f"value q={q}")
-            assert_close(g, sk.gradient(tt, xx, sample_weight=s), dtype, f"grad q={q}")
+        _matches_sklearn_loss(fl.pinball_loss, skloss.PinballLoss(quantile=q), x, t, dtype, sw,
+                              f"q={q}", quantile=q)
         g = fl.pinball_loss.grad(x[10:20], t[10:20], quantile=q, reduction="sum")
         np.testing.assert_array_equal(g, np.full(10, -q, dtype))
 
@@ -431,17 +433,10 @@ def test_tweedie_matches_sklearn_loss(power, dtype, rng):
     """HalfTweedieLoss(power) (HalfPoissonLoss, HalfGammaLoss at 1 and 2) plus its
     constant_to_optimal_zero, and its gradient, per sample, with sample weights."""
     x, t = _tweedie_data(rng, 400, power, dtype)
-    xx, tt = x.astype(np.float64), t.astype(np.float64)
     sw = rng.random(400)
-    for sk in {_sk_tweedie(power), skloss.HalfTweedieLoss(power=power)}:
-        for s in (None, sw):
-            ref = sk.loss(tt, xx, sample_weight=s) + sk.constant_to_optimal_zero(tt, s)
-            v, g = fl.tweedie_deviance_loss.value_and_grad(
-                x, t, power=power, reduction="none",
-                sample_weight=None if s is None else s.astype(dtype))
-            assert_close(v, ref, dtype, f"value {type(sk).__name__}")
-            assert_close(g, sk.gradient(tt, xx, sample_weight=s), dtype,
-                         f"grad {type(sk).__name__}")
+    for sk in (_sk_tweedie(power), skloss.HalfTweedieLoss(power=power)):
+        _matches_sklearn_loss(fl.tweedie_deviance_loss, sk, x, t, dtype, sw,
+                              type(sk).__name__, constant=True, power=power)
 
 
 @needs_sklearn

@@ -162,79 +162,51 @@ _HUBER_WEIGHT = Param("weight", None, "array",
 _ANY_SHAPE = "input any shape; target the input's shape"
 
 
+def _residual_spec(name, prepare, reference, summary, params=(), reduction_position=0,
+                   torch=None, **more):
+    """A loss of (input, target) of any shape with any real target."""
+    return LossSpec(name=name, inputs=("input", "target"), params=params,
+                    reduction_position=reduction_position, prepare=prepare,
+                    reference=reference, shapes=more.pop("shapes", _ANY_SHAPE),
+                    target_domain=more.pop("target_domain", "any real target"),
+                    torch=torch, summary=summary, **more)
+
+
 SPECS = (
-    LossSpec(
-        name="l1_loss",
-        inputs=("input", "target"),
-        params=(_SAME_SHAPE_WEIGHT,),
-        reduction_position=0,
-        prepare=prepare_l1_loss,
-        reference=ref.l1_loss,
-        shapes=_ANY_SHAPE,
-        target_domain="any real target",
-        torch="torch.nn.functional.l1_loss",
-        summary="absolute error; gradient sign(input - target), 0 at a tie",
-    ),
-    LossSpec(
-        name="huber_loss",
-        inputs=("input", "target"),
+    _residual_spec(
+        "l1_loss", prepare_l1_loss, ref.l1_loss,
+        "absolute error; gradient sign(input - target), 0 at a tie",
+        params=(_SAME_SHAPE_WEIGHT,), torch="torch.nn.functional.l1_loss"),
+    _residual_spec(
+        "huber_loss", prepare_huber_loss, ref.huber_loss,
+        "r^2 / 2 for |r| < delta, delta (|r| - delta / 2) beyond; gradient "
+        "clamp(r, -delta, delta)",
         params=(Param("delta", 1.0, "float",
                       "where the quadratic part (|r| < delta) turns into delta-scaled L1",
                       0.0, None, low_open=True),
                 _HUBER_WEIGHT),
-        reduction_position=0,
-        prepare=prepare_huber_loss,
-        reference=ref.huber_loss,
-        shapes=_ANY_SHAPE,
-        target_domain="any real target",
-        torch="torch.nn.functional.huber_loss",
-        summary="r^2 / 2 for |r| < delta, delta (|r| - delta / 2) beyond; gradient "
-                "clamp(r, -delta, delta)",
-    ),
-    LossSpec(
-        name="smooth_l1_loss",
-        inputs=("input", "target"),
+        torch="torch.nn.functional.huber_loss"),
+    _residual_spec(
+        "smooth_l1_loss", prepare_smooth_l1_loss, ref.smooth_l1_loss,
+        "r^2 / (2 beta) for |r| < beta, |r| - beta / 2 beyond (huber_loss / beta)",
         params=(Param("beta", 1.0, "float",
                       "where the quadratic part (|r| < beta) turns into L1; 0 is l1_loss",
                       0.0, None),),
-        reduction_position=0,
-        prepare=prepare_smooth_l1_loss,
-        reference=ref.smooth_l1_loss,
-        shapes=_ANY_SHAPE,
-        target_domain="any real target",
-        torch="torch.nn.functional.smooth_l1_loss",
-        summary="r^2 / (2 beta) for |r| < beta, |r| - beta / 2 beyond (huber_loss / beta)",
-    ),
-    LossSpec(
-        name="log_cosh_loss",
-        inputs=("input", "target"),
-        params=(),
-        reduction_position=0,
-        prepare=prepare_log_cosh_loss,
-        reference=ref.log_cosh_loss,
-        shapes=_ANY_SHAPE,
-        target_domain="any real target",
-        torch=None,
-        summary="log(cosh(input - target)) without overflow or cancellation (|r| - log 2 "
-                "for large |r|); gradient tanh(input - target)",
-    ),
-    LossSpec(
-        name="pinball_loss",
-        inputs=("input", "target"),
+        torch="torch.nn.functional.smooth_l1_loss"),
+    _residual_spec(
+        "log_cosh_loss", prepare_log_cosh_loss, ref.log_cosh_loss,
+        "log(cosh(input - target)) without overflow or cancellation (|r| - log 2 for large "
+        "|r|); gradient tanh(input - target)"),
+    _residual_spec(
+        "pinball_loss", prepare_pinball_loss, ref.pinball_loss,
+        "quantile (pinball) loss max(q (t - x), (q - 1)(t - x)), as scikit-learn's "
+        "PinballLoss; gradient -q where t >= x (a tie included), 1 - q where t < x",
         params=(Param("quantile", 0.5, "float", "the quantile level to estimate",
                       0.0, 1.0, low_open=True, high_open=True),),
-        reduction_position=1,
-        prepare=prepare_pinball_loss,
-        reference=ref.pinball_loss,
-        shapes=_ANY_SHAPE,
-        target_domain="any real target",
-        torch=None,
-        summary="quantile (pinball) loss max(q (t - x), (q - 1)(t - x)), as scikit-learn's "
-                "PinballLoss; gradient -q where t >= x (a tie included), 1 - q where t < x",
-    ),
-    LossSpec(
-        name="poisson_nll_loss",
-        inputs=("input", "target"),
+        reduction_position=1),
+    _residual_spec(
+        "poisson_nll_loss", prepare_poisson_nll_loss, ref.poisson_nll_loss,
+        "Poisson negative log-likelihood of a log-rate (or rate) input",
         params=(Param("log_input", True, "bool",
                       "input is log(rate): exp(input) - target * input; else the rate: "
                       "input - target * log(input + eps)"),
@@ -242,14 +214,8 @@ SPECS = (
                       "add Stirling's term t log t - t + log(2 pi t) / 2 where target > 1"),
                 Param("eps", 1e-8, "float", "added to the rate inside the log "
                       "(log_input=False)", 0.0, None, low_open=True)),
-        reduction_position=3,
-        prepare=prepare_poisson_nll_loss,
-        reference=ref.poisson_nll_loss,
-        shapes=_ANY_SHAPE,
-        target_domain="non-negative counts (any non-negative real, as PyTorch)",
-        torch="torch.nn.functional.poisson_nll_loss",
-        summary="Poisson negative log-likelihood of a log-rate (or rate) input",
-    ),
+        reduction_position=3, torch="torch.nn.functional.poisson_nll_loss",
+        target_domain="non-negative counts (any non-negative real, as PyTorch)"),
     LossSpec(
         name="gaussian_nll_loss",
         inputs=("input", "target", "var"),
@@ -259,31 +225,26 @@ SPECS = (
         reduction_position=2,
         prepare=prepare_gaussian_nll_loss,
         reference=ref.gaussian_nll_loss,
-        shapes="input any shape; target the input's shape; var a positive float, or an "
-               "array of the input's shape, of that shape without its last dimension, or "
-               "of that shape with one dimension of size 1 (as PyTorch); d_var has var's "
-               "shape",
+        shapes="input any shape; target the input's shape; var a positive float (or 0-d "
+               "array), or an array of the input's shape, of that shape without its last "
+               "dimension, or of that shape with one dimension of size 1 (as PyTorch); "
+               "d_var has var's shape",
         target_domain="any real target; var > 0 (PyTorch also takes 0)",
         torch="torch.nn.functional.gaussian_nll_loss",
         summary="Gaussian negative log-likelihood (log v + (input - target)^2 / v) / 2, "
                 "v = max(var, eps); differentiable in input and var",
         grad_wrt=("input", "var"),
     ),
-    LossSpec(
-        name="tweedie_deviance_loss",
-        inputs=("input", "target"),
+    _residual_spec(
+        "tweedie_deviance_loss", prepare_tweedie_deviance_loss, ref.tweedie_deviance_loss,
+        "half Tweedie deviance of mu = exp(input), 0 at input = log(target): "
+        "scikit-learn's HalfTweedieLoss(power) plus its constant_to_optimal_zero",
         params=(Param("power", 1.5, "float",
                       "Tweedie power p: <= 0 or >= 1; 0 normal, 1 Poisson, 2 gamma, 3 "
                       "inverse Gaussian"),),
         reduction_position=1,
-        prepare=prepare_tweedie_deviance_loss,
-        reference=ref.tweedie_deviance_loss,
         shapes="input (raw prediction, log of the mean) any shape; target the input's "
                "shape",
         target_domain="any real for power <= 0, >= 0 for 1 <= power < 2, > 0 for "
-                      "power >= 2 (as scikit-learn)",
-        torch=None,
-        summary="half Tweedie deviance of mu = exp(input), 0 at input = log(target): "
-                "scikit-learn's HalfTweedieLoss(power) plus its constant_to_optimal_zero",
-    ),
+                      "power >= 2 (as scikit-learn)"),
 )
