@@ -103,13 +103,14 @@ assert len(LOSSES) == len(TABLE), "duplicate loss names in the table"
 
 def markdown_table():
     """The README's loss table, generated from TABLE."""
-    rows = ["| loss | options (defaults) | shapes | targets | PyTorch equivalent |",
-            "|---|---|---|---|---|"]
+    rows = ["| loss | computes | options (defaults) | shapes | targets | equivalent |",
+            "|---|---|---|---|---|---|"]
     for s in TABLE:
         opts = ", ".join(f"`{p.name}={p.default!r}`" for p in s.signature_params())
         if s.keyword_only:
             opts += "; keyword-only " + ", ".join(f"`{p.name}={p.default!r}`"
                                                   for p in s.keyword_only)
         torch = f"`{s.torch}`" if s.torch else "none"
-        rows.append(f"| `{s.name}` | {opts} | {s.shapes} | {s.target_domain} | {torch} |")
+        rows.append(f"| `{s.name}` | {s.summary} | {opts} | {s.shapes} | {s.target_domain} "
+                    f"| {torch} |")
     return "\n".join(rows)
