@@ -10,42 +10,84 @@
  * cancel when q is close to 1).  Rows whose target is ignore_index (or out of range) have
  * value 0 and a zero gradient row. */
 
-/* Below this sum of the other classes' exp(x_j - m) (y being a row max), s - 1 has lost
- * too many bits to the rounding of s (whose terms are about 1): the sum is taken again
- * without the target's term, from L1/L2.  float rows need far fewer bits. */
-#define FL_SM_RESUM (sizeof(REAL) == 4 ? 0x1p-20 : 0x1p-6)
+/* The first j with x_j == M, or C: blocks tested with a vectorized "any", the block
+ * that holds it searched. */
+FL_ALWAYS_INLINE int64_t FN(sm_first)(const REAL *x, int64_t C, REAL M)
+{
+    for (int64_t k = 0; k < C; k += 64) {
+        const int64_t L = (C - k) < 64 ? (C - k) : 64;
+        const REAL *xk = x + k;
+        int hit = 0;
+#pragma omp simd reduction(| : hit)
+        for (int64_t j = 0; j < L; j++)   /* HOT */
+            hit |= xk[j] == M;
+        if (hit)
+            for (int64_t j = 0; j < L; j++)
+                if (xk[j] == M)
+                    return k + j;
+    }
+    return C;
+}
 
-/* Statistics of a row x with target y: *m, *s as ce_online (and *sx, sum_c w_c x_c, when
- * want_sx), *logs = log s, *logq = log p_y and *u = 1 - p_y, accurate to a few ulp at any q:
- *  - y not a row max (x_y < m): the other classes hold the max's exp(0) = 1 >= p_y s,
- *    so s - exp(x_y - m) loses at most a bit;
- *  - y a row max: u = S / (1 + S) and log q = -log s = -log1p(S), with S = s - 1 the
- *    other classes' sum, re-summed without the target's term when S < FL_SM_RESUM.
- * NaN in the row makes s, and so every output, NaN. */
+/* sum_j exp(x_j - M) over n values */
+FL_ALWAYS_INLINE double FN(sm_expsum)(const REAL *x, int64_t n, REAL M)
+{
+    double a = 0.0;
+#pragma omp simd reduction(+ : a)
+    for (int64_t j = 0; j < n; j++)   /* HOT */
+        a += (double)EXP(x[j] - M);
+    return a;
+}
+
+/* Rows of fewer classes take one ce_online pass and, when the target is the row max with
+ * the other classes' sum S = s - 1 below FL_SM_RESUM (where s - 1 has lost too many bits
+ * to the rounding of s), a second pass over L1 for S; wider rows take the split pass of
+ * sm_target, whose fixed cost (two more loop prologues and epilogues, a few hundred
+ * instructions) would double the work of a small row. */
+#define FL_SM_SPLIT_MIN 128
+#define FL_SM_RESUM (sizeof(REAL) == 4 ? 0x1p-20 : 0x1p-3)
+
+/* Statistics of a row x with target y: *m the row max, *s = S + e_y with S the other
+ * classes' sum of exp(x_j - m) and e_y = exp(x_y - m), *sx = sum_c w_c x_c (when
+ * want_sx), *logs = log s, *logq = log p_y and *u = 1 - p_y = S / s.  S keeps its digits
+ * as p_y -> 1 (s - e_y alone would lose them all): from C = FL_SM_SPLIT_MIN on, the row's
+ * one pass is ce_online over the classes before y and over those after it, joined with
+ * x_y, so that S is summed as such; below, see FL_SM_RESUM (where y is not the row max,
+ * the max's exp(0) = 1 is in S, so S >= s / 2 and s - e_y loses at most a bit).  log q
+ * is -log1p(S) where y is a row max (e_y = 1), d - log s (d = x_y - m < 0, q < 1/2)
+ * elsewhere.  NaN in the row makes s, and so every output, NaN. */
 FL_ALWAYS_INLINE void FN(sm_target)(const REAL *x, int64_t C, int64_t y, const REAL *cw,
                                     int want_sx, double *m, double *s, double *sx,
                                     double *logs, double *logq, double *u)
 {
     const double xy = (double)x[y];
-    FN(ce_online)(x, C, cw, want_sx, m, s, sx);
-    const double d = xy - *m;   /* <= 0, or NaN */
+    double mm, S;
+    if (C < FL_SM_SPLIT_MIN) {
+        double s0;
+        FN(ce_online)(x, C, cw, want_sx, &mm, &s0, sx);
+        S = s0 - (xy == mm ? 1.0 : fl_exp(xy - mm));
+        if (xy == mm && S < FL_SM_RESUM)
+            S = FN(sm_expsum)(x, y, (REAL)mm) + FN(sm_expsum)(x + y + 1, C - y - 1, (REAL)mm);
+    } else {
+        double m1, s1, sx1, m2, s2, sx2;
+        FN(ce_online)(x, y, cw, want_sx, &m1, &s1, &sx1);
+        FN(ce_online)(x + y + 1, C - y - 1, cw ? cw + y + 1 : 0, want_sx, &m2, &s2, &sx2);
+        mm = m1 > m2 ? m1 : m2;
+        mm = xy > mm ? xy : mm;
+        /* (exp(0) = 1 spared: one of the three terms holds the max) */
+        S = (m1 == mm ? s1 : s1 * fl_exp(m1 - mm)) + (m2 == mm ? s2 : s2 * fl_exp(m2 - mm));
+        *sx = want_sx ? sx1 + sx2 + (double)(cw ? cw[y] * x[y] : x[y]) : 0.0;
+    }
+    const double d = xy - mm;   /* <= 0, or NaN */
+    *m = mm;
+    *s = S + (d == 0.0 ? 1.0 : fl_exp(d));
+    *u = S / *s;
     if (d == 0.0) {
-        double so = *s - 1.0;
-        if (so < FL_SM_RESUM) {
-            const REAL M = (REAL)*m;
-            double a = 0.0;
-#pragma omp simd reduction(+ : a)
-            for (int64_t j = 0; j < C; j++)   /* HOT */
-                a += j == y ? 0.0 : (double)EXP(x[j] - M);
-            so = a;
-        }
-        *logs = fl_log1p(so);
+        *logs = fl_log1p(S);
         *logq = -*logs;
-        *u = so / (1.0 + so);
     } else {
         *logs = fl_log(*s);
         *logq = d - *logs;
-        *u = (*s - fl_exp(d)) / *s;
     }
 }
 
@@ -252,7 +294,7 @@ FL_ROW_DEFINE(poly1_cross_entropy)
  *         entropy (e_j = exp(x_j - m); 0 log 0 = 0); gradient beta (p_j - [j = y]);
  *         the sum for H runs in the gradient pass;
  *   hard: value beta (-log q) + (1 - beta) log s (-log p_k = log s); gradient
- *         p_j - beta [j = y] - (1 - beta) [j = k], k found in the gradient pass. */
+ *         p_j - beta [j = y] - (1 - beta) [j = k], k searched (from L1/L2) only for it. */
 FL_ALWAYS_INLINE double FN(bootstrapped_cross_entropy_row)(const fl_row_args *a, int64_t i,
                                                            double gscale)
 {
@@ -272,14 +314,8 @@ FL_ALWAYS_INLINE double FN(bootstrapped_cross_entropy_row)(const fl_row_args *a,
     if (hard) {
         l = sw * (-be * logq + (1.0 - be) * logs);
         if (g) {
-            const REAL As = (REAL)(coef / s);
-            int64_t k = C;
-#pragma omp simd reduction(min : k)
-            for (int64_t j = 0; j < C; j++) {   /* HOT */
-                const int64_t kj = x[j] == M ? j : C;
-                k = kj < k ? kj : k;
-                g[j] = As * EXP(x[j] - M);
-            }
+            const int64_t k = FN(sm_first)(x, C, M);   /* before g may overwrite x */
+            FN(sm_grad)(x, g, C, m, coef / s, 0.0, 0);
             if (k == y) {
                 g[y] = (REAL)(-coef * u);
             } else {

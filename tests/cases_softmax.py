@@ -46,8 +46,9 @@ def _extreme_opts(name, dtype, rng, c):
     w = _pos(rng, c, dtype)
     return {
         "softmax_focal_loss": [{"gamma": 0.25}, {"gamma": 0.5, "alpha": w}, {"gamma": 2.0}],
-        "poly1_cross_entropy": [{"epsilon": -1.0, "weight": w}, {"epsilon": 2.0,
-                                                                 "label_smoothing": 0.1}],
+        "poly1_cross_entropy": [{"epsilon": -1.0, "weight": w},
+                                {"epsilon": 2.0, "label_smoothing": 0.1},
+                                {"epsilon": 0.5, "weight": w, "label_smoothing": 0.3}],
         "generalized_cross_entropy": [{"q": 1e-4}, {"q": 0.7}, {"q": 1.0}],
         "symmetric_cross_entropy": [{}, {"alpha": 1.0, "beta": 0.5, "A": -2.0}],
         "bootstrapped_cross_entropy": [{"beta": 0.8}, {"beta": 0.8, "mode": "hard"}],
@@ -84,6 +85,8 @@ def softmax_cases(name):
         neginf[::3, (t[::3].astype(np.int64) + 2) % c] = -np.inf
         confident = x.copy()   # p_y within 1e-7 of 1 (and beyond): the re-summed rows
         confident[rows, t.astype(np.int64)] += np.linspace(8.0, 40.0, n).astype(dtype)
+        sure30 = (x * 0.1).astype(dtype)   # every row: 1 - p_y about 1e-12
+        sure30[rows, t.astype(np.int64)] += 30
         tie = x.copy()   # the target ties with another class at the max
         tie[rows, t.astype(np.int64)] = x.max(axis=1) + 1
         tie[rows, (t.astype(np.int64) + 5) % c] = x.max(axis=1) + 1
@@ -92,19 +95,37 @@ def softmax_cases(name):
         tw[0] = np.argmax(wide[0])   # the target the max, in a late chunk
         wide_sure = wide.copy()
         wide_sure[np.arange(5), tw] += 40
+        wide_ties = wide.copy()   # the max in several 64-blocks and chunks; a target on one
+        top = wide.max(axis=1) + 1
+        for j in (130, 1500, 2999):
+            wide_ties[:, j] = top
+        tw_ties = np.array([1500, 130, 7, 2999, 2998])
         one = _logits(rng, (n, 1), dtype)
+        # 200 classes (rows from 128 on are split at the target, see csrc/ops_softmax.h)
+        mid = _logits(rng, (9, 200), dtype)
+        tm = rng.integers(0, 200, 9)
+        tm[:3] = [0, 199, 100]
+        mid[3:6] = confident[:3, :1]   # constant rows: ties everywhere
+        mid[6, tm[6]] += 45            # p_y rounds to 1
+        mid[7, (tm[7] + 3) % 200] = -np.inf
+        mid_w = _pos(rng, 200, dtype)
         for k, opts in enumerate(_extreme_opts(name, dtype, rng, c)):
             oid = f"x{k}"
             yield f"{oid}-logits1e4", (big, t), dict(opts)
             yield f"{oid}-sure1e4", (sure, t), {**opts, "sample_weight": sw}
             yield f"{oid}-neginf", (neginf, t), dict(opts)
             yield f"{oid}-confident", (confident, t), dict(opts)
+            yield f"{oid}-confident30", (sure30, t), dict(opts)
             yield f"{oid}-tie", (tie, t), dict(opts)
             # other class counts: without the (C,) class weights
             unweighted = {k: v for k, v in opts.items() if k not in ("alpha", "weight")}
             yield f"{oid}-wide", (wide, tw), unweighted
             yield f"{oid}-wide-sure", (wide_sure, tw), unweighted
+            yield f"{oid}-wide-ties", (wide_ties, tw_ties), unweighted
             yield f"{oid}-one-class", (one, np.zeros(n, np.int64)), unweighted
+            yield f"{oid}-200-classes", (mid, tm), {
+                **{k: (mid_w if isinstance(v, np.ndarray) else v) for k, v in opts.items()},
+                "sample_weight": sw[:9]}
             yield f"{oid}-one-sample", (x[:1], t[:1]), dict(opts)
             yield f"{oid}-unbatched", (x[0], np.int64(t[0])), {**opts,
                                                                "sample_weight": sw[0]}

@@ -159,6 +159,29 @@ def _torch_cancellation(name, opts, reduction, target, sw):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("name", NAMES)
+def test_many_classes_match_torch(name, dtype, backend, rng):
+    """300 and 2500 classes (rows of 128 classes or more are split at the target; 2500
+    spans several online chunks), targets at both ends, class weights."""
+    for c in (300, 2500):
+        x = (rng.standard_normal((6, c)) * 3 + np.linspace(0, 10, c)).astype(dtype)
+        t = rng.integers(0, c, 6)
+        t[:3] = [0, c - 1, int(np.argmax(x[2]))]
+        x[3, t[3]] += 20
+        w = (0.2 + rng.random(c)).astype(dtype)
+        grid = _options(name, w)
+        for opts in grid if len(grid) <= 8 else grid[::5]:   # (weights, smoothing mixed)
+            for reduction in ("mean", "none"):
+                v, g = getattr(fl, name).value_and_grad(x, t, reduction=reduction,
+                                                        backend=backend, **opts)
+                vt, gt = torch_value_and_grad(name, x, t, reduction, **opts)
+                assert_close(v, vt, dtype, f"{c} {opts} value")
+                assert_close(g, gt, dtype, f"{c} {opts} grad",
+                             scale=_torch_cancellation(name, opts, reduction, t, None))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", NAMES)
 def test_ignore_index_other_than_default_matches_torch(name, dtype, backend, rng):
     x = (rng.standard_normal((12, 5)) * 2).astype(dtype)
     t = rng.integers(0, 5, 12)
