@@ -349,7 +349,7 @@ FL_ALWAYS_INLINE double FN(triplet_margin_loss_row)(const fl_row_args *a, int64_
         return FN(tri_row)(a, i, gscale, FL_TRI_P2);
     if (p == 1.0)
         return FN(tri_row)(a, i, gscale, FL_TRI_P1);
-    if (p == __builtin_inf())
+    if ((REAL)p == (REAL)__builtin_inf())   /* also a finite p beyond REAL's range */
         return FN(tri_row)(a, i, gscale, FL_TRI_PINF);
     return FN(tri_row)(a, i, gscale, FL_TRI_PG);
 }

@@ -75,6 +75,14 @@ def _class_weight(weight, c, dtype):
     return w
 
 
+def _kernel_view(x, n, c, s, sw):
+    """The (n, c * s) kernel view of a class input, its position count and sample weights;
+    with no positions (a zero-sized d_k) there is nothing to compute: n = 0 for the kernel."""
+    if s == 0:
+        return np.empty((0, c), x.dtype), 1, (None if sw is None else sw[:0])
+    return np.asarray(x, order="C").reshape(n, c * s), s, sw
+
+
 def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, z_loss,
                           sample_weight):
     x, n, c, s, batched = _class_input(input)
@@ -100,11 +108,13 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
                         f"probabilities, got dtype {t.dtype}")
     w = _class_weight(weight, c, dtype)
     sw = ck.sample_weight(sample_weight, n, dtype, batched)
-    x2 = np.asarray(x, order="C").reshape(n, c * s)
+    x2, sk, swk = _kernel_view(x, n, c, s, sw)
+    if soft is not None:
+        soft = soft.reshape(x2.shape)
 
     def cpu(red, loss_out, grad, nt):
-        return _kernels.cross_entropy(x2, t64, soft, w, sw, ignore_index, label_smoothing, red,
-                                      loss_out, grad, nt, s, z_loss)
+        return _kernels.cross_entropy(x2, t64, soft, w, swk, ignore_index, label_smoothing, red,
+                                      loss_out, grad, nt, sk, z_loss)
 
     ref = dict(input=x, target=target_ref, weight=w, ignore_index=ignore_index,
                label_smoothing=label_smoothing, z_loss=z_loss,
@@ -122,11 +132,11 @@ def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):
     t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
     w = _class_weight(weight, c, dtype)
     sw = ck.sample_weight(sample_weight, n, dtype, batched)
-    x2 = np.asarray(x, order="C").reshape(n, c * s)
+    x2, sk, swk = _kernel_view(x, n, c, s, sw)
 
     def cpu(red, loss_out, grad, nt):
-        return _kernels.cross_entropy(x2, t64, None, w, sw, ignore_index, 0.0, red,
-                                      loss_out, grad, nt, s, 0.0, True)
+        return _kernels.cross_entropy(x2, t64, None, w, swk, ignore_index, 0.0, red,
+                                      loss_out, grad, nt, sk, 0.0, True)
 
     ref = dict(input=x, target=t64.reshape(t.shape), weight=w, ignore_index=ignore_index,
                sample_weight=None if sw is None else (sw if batched else sw.reshape(())))

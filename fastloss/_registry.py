@@ -28,7 +28,8 @@ CORE = (
         keyword_only=(
             Param("z_loss", 0.0, "float",
                   "add z_loss * logsumexp(input)^2 per position, weighted as the "
-                  "cross-entropy term (stabilizes large-vocabulary training)", 0.0, None),
+                  "cross-entropy term (stabilizes large-vocabulary training)", 0.0,
+                  float("inf"), high_open=True),
         ),
         reduction_position=2,
         prepare=_losses.prepare_cross_entropy,

@@ -109,6 +109,10 @@ def cross_entropy_kdim_cases(dtype, rng):
     big[0, 1, :] = -np.inf
     yield "kd-extreme", (big, rng.integers(0, 4, (3, 6))), {"z_loss": 1e-4}
     yield "kd-empty", (_logits(rng, (0, 3, 4), dtype), np.zeros((0, 4), np.int64)), {}
+    yield "kd-no-positions", (_logits(rng, (3, 4, 0), dtype), np.zeros((3, 0), np.int64)), {
+        "sample_weight": _pos(rng, 3, dtype)}
+    yield "kd-no-positions-prob", (_logits(rng, (2, 4, 3, 0), dtype),
+                                   np.zeros((2, 4, 3, 0), dtype)), {}
     yield "kd-all-ignored", (_logits(rng, (2, 3, 4), dtype), np.full((2, 4), -100)), {}
 
 
@@ -176,6 +180,7 @@ def nll_cases(dtype, rng):
     tk[0, 0, 0] = -100
     yield "kd", (xk, tk), {"weight": _pos(rng, 4, dtype), "sample_weight": _pos(rng, 3, dtype)}
     yield "kd-long", (_logits(rng, (2, 3, 700), dtype), rng.integers(0, 3, (2, 700))), {}
+    yield "kd-no-positions", (_logits(rng, (2, 3, 0), dtype), np.zeros((2, 0), np.int64)), {}
 
 
 def nll_small(rng):

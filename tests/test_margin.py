@@ -395,3 +395,13 @@ def test_value_shapes_follow_torch():
     assert fl.triplet_margin_loss(x, x, x, reduction="none").shape == (4,)
     assert fl.triplet_margin_loss(x[0], x[0], x[0], reduction="none").shape == ()
     assert fl.margin_ranking_loss(x, x, np.ones((4, 3)), reduction="none").shape == (4, 3)
+
+
+def test_triplet_p_beyond_float32_range_is_the_max_norm(rng):
+    """A finite p that float32 cannot hold is the p = inf norm, not NaN."""
+    a, p, n = (rng.standard_normal((3, 4)).astype(np.float32) for _ in range(3))
+    v, g = fl.triplet_margin_loss.value_and_grad(a, p, n, p=1e39)
+    vi, gi = fl.triplet_margin_loss.value_and_grad(a, p, n, p=float("inf"))
+    assert np.isfinite(v) and v == vi
+    for gk, gik in zip(g, gi):
+        np.testing.assert_array_equal(gk, gik)

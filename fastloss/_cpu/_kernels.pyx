@@ -163,6 +163,11 @@ def cross_entropy(cnp.ndarray x not None, object target, object soft, object cla
         a.target = NULL
         if nll:
             raise ValueError("internal: nll needs class indices")
+        if soft is None:
+            raise ValueError("internal: cross_entropy needs target or soft")
+    if soft is not None:
+        if target is not None:
+            raise ValueError("internal: target and soft are exclusive")
         _check(soft, tn, "soft")
         if cnp.PyArray_SIZE(<cnp.ndarray>soft) != a.n * a.c * s:
             raise ValueError("internal: soft target must have the input's size")
