@@ -3,9 +3,11 @@
  *
  * Softmax losses of one class-index target y per row.  Each row is read from memory once,
  * by the online log-sum-exp of ce_online (running max m, s = sum_j exp(x_j - m)); the
- * gradient pass re-reads it from L1/L2, as ce_row_index does.  In terms of q = p_y and
- * u = 1 - q (computed without cancellation, see sm_target) the gradients of the first
- * four losses are K (p_j - [j = y]) for a per-row factor K, written as
+ * gradient pass re-reads it from L1/L2, as ce_row_index does; so do two rarer passes: the
+ * re-sum of the other classes in sm_target (rows of fewer than FL_SM_SPLIT_MIN classes
+ * whose target is far ahead) and the hard bootstrap's search for the first max.  In terms
+ * of q = p_y and u = 1 - q (computed without cancellation, see sm_target) the gradients of
+ * the first four losses are K (p_j - [j = y]) for a per-row factor K, written as
  * (K / s) exp(x_j - m), with the target's entry set to -K u afterwards (p_y - 1 would
  * cancel when q is close to 1).  Rows whose target is ignore_index (or out of range) have
  * value 0 and a zero gradient row. */
