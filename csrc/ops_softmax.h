@@ -3,9 +3,11 @@
  *
  * Softmax losses of one class-index target y per row.  Each row is read from memory once,
  * by the online log-sum-exp of ce_online (running max m, s = sum_j exp(x_j - m)); the
- * gradient pass re-reads it from L1/L2, as ce_row_index does.  In terms of q = p_y and
- * u = 1 - q (computed without cancellation, see sm_target) the gradients of the first
- * four losses are K (p_j - [j = y]) for a per-row factor K, written as
+ * gradient pass re-reads it from L1/L2, as ce_row_index does; so do two rarer passes: the
+ * re-sum of the other classes in sm_target (rows of fewer than FL_SM_SPLIT_MIN classes
+ * whose target is far ahead) and the hard bootstrap's search for the first max.  In terms
+ * of q = p_y and u = 1 - q (computed without cancellation, see sm_target) the gradients of
+ * the first four losses are K (p_j - [j = y]) for a per-row factor K, written as
  * (K / s) exp(x_j - m), with the target's entry set to -K u afterwards (p_y - 1 would
  * cancel when q is close to 1).  Rows whose target is ignore_index (or out of range) have
  * value 0 and a zero gradient row. */
@@ -138,20 +140,32 @@ FL_ALWAYS_INLINE void FN(sm_grad)(const REAL *x, REAL *g, int64_t C, double m, d
     }
 }
 
-/* The row of sample i: its logits, gradient row (or NULL), sample weight; 0 when the
- * target is ignored (or out of range), after writing the row's zero value and gradient. */
-FL_ALWAYS_INLINE int FN(sm_row)(const fl_row_args *a, int64_t i, const REAL **x, REAL **g,
-                                int64_t *y, double *sw)
+/* A row with its target and statistics (see sm_target). */
+typedef struct {
+    const REAL *x;   /* the row's logits */
+    REAL *g;         /* its gradient row, or NULL */
+    int64_t y;       /* its target */
+    double sw, m, s, sx, logs, logq, u;
+} FN(sm_row_t);
+
+/* Sample i's row: 0 for an ignored target (or one out of range) after writing the row's
+ * zero value and gradient, else 1 with the row's statistics in *r (sm_target; sx, the
+ * class-weighted logit sum over cw, only when want_sx). */
+FL_ALWAYS_INLINE int FN(sm_begin)(const fl_row_args *a, int64_t i, const REAL *cw, int want_sx,
+                                  FN(sm_row_t) *r)
 {
     const int64_t C = a->c;
-    *x = (const REAL *)a->x + i * C;
-    *g = a->grad ? (REAL *)a->grad + i * C : 0;
-    *y = a->target[i];
-    *sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
-    if (!(*y == a->ignore_index || *y < 0 || *y >= C))
+    r->x = (const REAL *)a->x + i * C;
+    r->g = a->grad ? (REAL *)a->grad + i * C : 0;
+    r->y = a->target[i];
+    r->sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    if (!(r->y == a->ignore_index || r->y < 0 || r->y >= C)) {
+        FN(sm_target)(r->x, C, r->y, cw, want_sx, &r->m, &r->s, &r->sx, &r->logs, &r->logq,
+                      &r->u);
         return 1;
-    if (*g) {
-        REAL *gr = *g;
+    }
+    if (r->g) {
+        REAL *gr = r->g;
 #pragma omp simd
         for (int64_t j = 0; j < C; j++)
             gr[j] = 0;
@@ -161,18 +175,18 @@ FL_ALWAYS_INLINE int FN(sm_row)(const fl_row_args *a, int64_t i, const REAL **x,
     return 0;
 }
 
-/* Store the row's weighted value; write its gradient K (p - onehot(y)) when asked. */
-FL_ALWAYS_INLINE double FN(sm_finish)(const fl_row_args *a, int64_t i, const REAL *x, REAL *g,
-                                      int64_t y, double loss, double coef, double K,
-                                      double m, double s, double u)
+/* Store the row's value l (sample weight included); write its gradient
+ * coef K (p - onehot(y)) when asked. */
+FL_ALWAYS_INLINE double FN(sm_finish)(const fl_row_args *a, int64_t i, const FN(sm_row_t) *r,
+                                      double l, double coef, double K)
 {
     if (a->loss_out)
-        ((REAL *)a->loss_out)[i] = (REAL)loss;
-    if (g) {
-        FN(sm_grad)(x, g, a->c, m, coef * K / s, 0.0, 0);
-        g[y] = (REAL)(-coef * K * u);
+        ((REAL *)a->loss_out)[i] = (REAL)l;
+    if (r->g) {
+        FN(sm_grad)(r->x, r->g, a->c, r->m, coef * K / r->s, 0.0, 0);
+        r->g[r->y] = (REAL)(-coef * K * r->u);
     }
-    return loss;
+    return l;
 }
 
 /* softmax_focal_loss: -alpha_y (1 - q)^gamma log q; with F = u^gamma - gamma q u^(gamma-1)
@@ -183,23 +197,18 @@ FL_ALWAYS_INLINE double FN(sm_finish)(const fl_row_args *a, int64_t i, const REA
 FL_ALWAYS_INLINE double FN(softmax_focal_loss_row)(const fl_row_args *a, int64_t i,
                                                    double gscale)
 {
-    const REAL *x;
-    REAL *g;
-    int64_t y;
-    double sw, m, s, sx, logs, logq, u;
-    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+    FN(sm_row_t) r;
+    if (!FN(sm_begin)(a, i, 0, 0, &r))
         return 0.0;
     const double gamma = a->p[0];
-    const double al = a->class_w ? (double)((const REAL *)a->class_w)[y] : 1.0;
-    FN(sm_target)(x, a->c, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
+    const double al = a->class_w ? (double)((const REAL *)a->class_w)[r.y] : 1.0;
     /* u^gamma; 0^0 = 1, as torch.pow */
-    const double ug = gamma == 0.0 ? 1.0 : fl_exp(gamma * fl_log(u));
-    const double loss = -sw * al * ug * logq;
-    const double q = fl_exp(logq);
+    const double ug = gamma == 0.0 ? 1.0 : fl_exp(gamma * fl_log(r.u));
+    const double q = fl_exp(r.logq);
     double F = ug;
-    if (u > 0.0 && q > 0.0)   /* the limits 0 at u = 0 and q = 0; NaN u leaves F = ug = NaN */
-        F -= gamma * q * (logq / u) * ug;
-    return FN(sm_finish)(a, i, x, g, y, loss, sw * gscale, al * F, m, s, u);
+    if (r.u > 0.0 && q > 0.0)   /* the limits 0 at u = 0 and q = 0; NaN u leaves F = NaN */
+        F -= gamma * q * (r.logq / r.u) * ug;
+    return FN(sm_finish)(a, i, &r, -r.sw * al * ug * r.logq, r.sw * gscale, al * F);
 }
 FL_ROW_DEFINE(softmax_focal_loss)
 
@@ -209,23 +218,12 @@ FL_ROW_DEFINE(softmax_focal_loss)
 FL_ALWAYS_INLINE double FN(generalized_cross_entropy_row)(const fl_row_args *a, int64_t i,
                                                           double gscale)
 {
-    const REAL *x;
-    REAL *g;
-    int64_t y;
-    double sw, m, s, sx, logs, logq, u;
-    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+    FN(sm_row_t) r;
+    if (!FN(sm_begin)(a, i, 0, 0, &r))
         return 0.0;
     const double Q = a->p[0];
-    FN(sm_target)(x, a->c, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
-    double l, K;
-    if (Q == 1.0) {
-        l = u;
-        K = fl_exp(logq);
-    } else {
-        l = -FN(sm_expm1)(Q * logq) / Q;
-        K = fl_exp(Q * logq);
-    }
-    return FN(sm_finish)(a, i, x, g, y, sw * l, sw * gscale, K, m, s, u);
+    const double l = Q == 1.0 ? r.u : -FN(sm_expm1)(Q * r.logq) / Q;
+    return FN(sm_finish)(a, i, &r, r.sw * l, r.sw * gscale, fl_exp(Q * r.logq));
 }
 FL_ROW_DEFINE(generalized_cross_entropy)
 
@@ -234,17 +232,12 @@ FL_ROW_DEFINE(generalized_cross_entropy)
 FL_ALWAYS_INLINE double FN(symmetric_cross_entropy_row)(const fl_row_args *a, int64_t i,
                                                         double gscale)
 {
-    const REAL *x;
-    REAL *g;
-    int64_t y;
-    double sw, m, s, sx, logs, logq, u;
-    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+    FN(sm_row_t) r;
+    if (!FN(sm_begin)(a, i, 0, 0, &r))
         return 0.0;
     const double al = a->p[0], be = a->p[1], A = a->p[2];
-    FN(sm_target)(x, a->c, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
-    const double l = -al * logq - be * A * u;
-    const double K = al - A * be * fl_exp(logq);
-    return FN(sm_finish)(a, i, x, g, y, sw * l, sw * gscale, K, m, s, u);
+    const double l = -al * r.logq - be * A * r.u;
+    return FN(sm_finish)(a, i, &r, r.sw * l, r.sw * gscale, al - A * be * fl_exp(r.logq));
 }
 FL_ROW_DEFINE(symmetric_cross_entropy)
 
@@ -258,30 +251,25 @@ FL_ROW_DEFINE(symmetric_cross_entropy)
 FL_ALWAYS_INLINE double FN(poly1_cross_entropy_row)(const fl_row_args *a, int64_t i,
                                                     double gscale)
 {
-    const REAL *x;
-    REAL *g;
-    int64_t y;
-    double sw, m, s, sx, logs, logq, u;
-    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
-        return 0.0;
     const int64_t C = a->c;
     const REAL *cw = (const REAL *)a->class_w;
     const double eps = a->p[0], ls = a->p[1], W = a->class_w_sum;
-    const double wy = cw ? (double)cw[y] : 1.0;
-    FN(sm_target)(x, C, y, cw, ls > 0.0, &m, &s, &sx, &logs, &logq, &u);
-    const double q = fl_exp(logq);
-    double l = (1.0 - ls) * wy * (FN(sm_nlog1m_minus)(u, logq) + (1.0 + eps) * u);
+    FN(sm_row_t) r;
+    if (!FN(sm_begin)(a, i, cw, ls > 0.0, &r))
+        return 0.0;
+    const double wy = cw ? (double)cw[r.y] : 1.0, u = r.u;
+    double l = (1.0 - ls) * wy * (FN(sm_nlog1m_minus)(u, r.logq) + (1.0 + eps) * u);
     if (ls > 0.0)
-        l += ls / (double)C * (W * (m + logs) - sx + eps * wy * (double)(C - 1));
-    l *= sw;
+        l += ls / (double)C * (W * (r.m + r.logs) - r.sx + eps * wy * (double)(C - 1));
+    l *= r.sw;
     if (a->loss_out)
         ((REAL *)a->loss_out)[i] = (REAL)l;
-    if (g) {
-        const double coef = sw * gscale;
+    if (r.g) {
+        const double coef = r.sw * gscale;
         const double D = coef * (1.0 - ls) * wy * ((1.0 + eps) - eps * u);
         const double B = coef * ls / (double)C;
-        FN(sm_grad)(x, g, C, m, (D + B * W) / s, B, cw);
-        g[y] = (REAL)(-D * u + B * (W * q - wy));
+        FN(sm_grad)(r.x, r.g, C, r.m, (D + B * W) / r.s, B, cw);
+        r.g[r.y] = (REAL)(-D * u + B * (W * fl_exp(r.logq) - wy));
     }
     return l;
 }
@@ -298,34 +286,30 @@ FL_ROW_DEFINE(poly1_cross_entropy)
 FL_ALWAYS_INLINE double FN(bootstrapped_cross_entropy_row)(const fl_row_args *a, int64_t i,
                                                            double gscale)
 {
-    const REAL *x;
-    REAL *g;
-    int64_t y;
-    double sw, m, s, sx, logs, logq, u;
-    if (!FN(sm_row)(a, i, &x, &g, &y, &sw))
+    FN(sm_row_t) r;
+    if (!FN(sm_begin)(a, i, 0, 0, &r))
         return 0.0;
-    const int64_t C = a->c;
-    const double be = a->p[0];
-    const int hard = a->p[1] != 0.0;
-    FN(sm_target)(x, C, y, 0, 0, &m, &s, &sx, &logs, &logq, &u);
-    const double coef = sw * gscale;
-    const REAL M = (REAL)m;
+    const int64_t C = a->c, y = r.y;
+    const REAL *x = r.x;
+    REAL *g = r.g;
+    const double be = a->p[0], coef = r.sw * gscale;
+    const REAL M = (REAL)r.m;
     double l;
-    if (hard) {
-        l = sw * (-be * logq + (1.0 - be) * logs);
+    if (a->p[1] != 0.0) {   /* hard */
+        l = r.sw * (-be * r.logq + (1.0 - be) * r.logs);
         if (g) {
             const int64_t k = FN(sm_first)(x, C, M);   /* before g may overwrite x */
-            FN(sm_grad)(x, g, C, m, coef / s, 0.0, 0);
+            FN(sm_grad)(x, g, C, r.m, coef / r.s, 0.0, 0);
             if (k == y) {
-                g[y] = (REAL)(-coef * u);
+                g[y] = (REAL)(-coef * r.u);
             } else {
-                g[y] = (REAL)(coef * (fl_exp(logq) - be));
+                g[y] = (REAL)(coef * (fl_exp(r.logq) - be));
                 if (k < C)   /* no k in a row of NaN, whose gradient is NaN already */
                     g[k] -= (REAL)(coef * (1.0 - be));
             }
         }
     } else {
-        const REAL As = (REAL)(coef * be / s);
+        const REAL As = (REAL)(coef * be / r.s);
         double t = 0.0;
         if (g) {
 #pragma omp simd reduction(+ : t)
@@ -334,7 +318,7 @@ FL_ALWAYS_INLINE double FN(bootstrapped_cross_entropy_row)(const fl_row_args *a,
                 t += (double)(e == 0 ? (REAL)0 : e * dj);
                 g[j] = As * e;
             }
-            g[y] = (REAL)(-coef * be * u);
+            g[y] = (REAL)(-coef * be * r.u);
         } else {
 #pragma omp simd reduction(+ : t)
             for (int64_t j = 0; j < C; j++) {   /* HOT */
@@ -342,7 +326,7 @@ FL_ALWAYS_INLINE double FN(bootstrapped_cross_entropy_row)(const fl_row_args *a,
                 t += (double)(e == 0 ? (REAL)0 : e * dj);
             }
         }
-        l = sw * (-be * logq + (1.0 - be) * (logs - t / s));
+        l = r.sw * (-be * r.logq + (1.0 - be) * (r.logs - t / r.s));
     }
     if (a->loss_out)
         ((REAL *)a->loss_out)[i] = (REAL)l;

@@ -95,111 +95,71 @@ def prepare_bootstrapped_cross_entropy(input, target, beta, mode, ignore_index,
 
 _IGNORE = Param("ignore_index", -100, "int",
                 "class index whose samples count in neither the sum nor the mean")
-_SHAPES = "input (N, C) or (C,) logits; target (N,) / () class indices of any integer dtype"
-_TARGETS = "class indices in [0, C) or ignore_index"
+
+
+def _spec(name, params, prepare, reference, summary, after=()):
+    """A table entry of this group: (input, target, *params, ignore_index, reduction, and
+    the loss's options after reduction), logits and class-index targets."""
+    return LossSpec(
+        name=name,
+        inputs=("input", "target"),
+        params=params + (_IGNORE,) + after,
+        reduction_position=len(params) + 1,
+        prepare=prepare,
+        reference=reference,
+        shapes="input (N, C) or (C,) logits; target (N,) / () class indices of any integer "
+               "dtype",
+        target_domain="class indices in [0, C) or ignore_index",
+        torch=None,
+        summary=summary,
+    )
+
+
+_MEAN = "; mean over the summed sample weight of the rows not ignored"
 
 SPECS = (
-    LossSpec(
-        name="softmax_focal_loss",
-        inputs=("input", "target"),
-        params=(
-            Param("gamma", 2.0, "float", "focusing exponent of (1 - p_y)^gamma; 0 gives "
-                  "cross_entropy", 0.0, None),
-            Param("alpha", None, "array",
-                  "per-class weights alpha_y, shape (C,), finite and non-negative: they "
-                  "rescale terms and are not in the mean's divisor"),
-            _IGNORE,
-        ),
-        reduction_position=3,
-        prepare=prepare_softmax_focal_loss,
-        reference=ref.softmax_focal_loss,
-        shapes=_SHAPES,
-        target_domain=_TARGETS,
-        torch=None,
-        summary="multi-class focal loss -alpha_y (1 - p_y)^gamma log p_y (Lin et al. 2017); "
-                "mean over the summed sample weight of the rows not ignored; finite "
-                "gradient for any gamma >= 0, also as p_y -> 1",
-    ),
-    LossSpec(
-        name="poly1_cross_entropy",
-        inputs=("input", "target"),
-        params=(
-            Param("epsilon", 1.0, "float", "weight of the Poly-1 term epsilon (1 - p_t); 0 "
-                  "gives cross_entropy", -1.0, None),
-            Param("weight", None, "array",
-                  "class weights (C,), finite and non-negative: w_y multiplies both terms "
-                  "and the mean divides by the summed w_y (cross_entropy's rule)"),
-            _IGNORE,
-            Param("label_smoothing", 0.0, "float",
-                  "smooth the target (both terms) with the uniform distribution by this "
-                  "amount, as cross_entropy", 0.0, 1.0),
-        ),
-        reduction_position=3,
-        prepare=prepare_poly1_cross_entropy,
-        reference=ref.poly1_cross_entropy,
-        shapes=_SHAPES,
-        target_domain=_TARGETS,
-        torch=None,
-        summary="Poly-1 cross-entropy CE + epsilon (1 - p_t) (Leng et al. 2022), p_t the "
-                "probability of the (smoothed) target",
-    ),
-    LossSpec(
-        name="generalized_cross_entropy",
-        inputs=("input", "target"),
-        params=(
-            Param("q", 0.7, "float", "exponent q in (0, 1]: q = 1 is 1 - p_y (MAE on "
-                  "probabilities), q -> 0 tends to cross_entropy", 0.0, 1.0, low_open=True),
-            _IGNORE,
-        ),
-        reduction_position=2,
-        prepare=prepare_generalized_cross_entropy,
-        reference=ref.generalized_cross_entropy,
-        shapes=_SHAPES,
-        target_domain=_TARGETS,
-        torch=None,
-        summary="generalized cross-entropy (1 - p_y^q) / q (Zhang & Sabuncu 2018), "
-                "robust to label noise; mean over the summed sample weight of the rows "
-                "not ignored",
-    ),
-    LossSpec(
-        name="symmetric_cross_entropy",
-        inputs=("input", "target"),
-        params=(
-            Param("alpha", 0.1, "float", "weight of the cross-entropy term", 0.0, None),
-            Param("beta", 1.0, "float", "weight of the reverse cross-entropy term", 0.0,
-                  None),
-            Param("A", -4.0, "float", "log 0 in the reverse cross-entropy "
-                  "-sum_c p_c log t_c = -A (1 - p_y); A < 0", None, 0.0, high_open=True),
-            _IGNORE,
-        ),
-        reduction_position=4,
-        prepare=prepare_symmetric_cross_entropy,
-        reference=ref.symmetric_cross_entropy,
-        shapes=_SHAPES,
-        target_domain=_TARGETS,
-        torch=None,
-        summary="symmetric cross-entropy alpha CE + beta RCE (Wang et al. 2019), RCE = "
-                "-A (1 - p_y); mean over the summed sample weight of the rows not ignored",
-    ),
-    LossSpec(
-        name="bootstrapped_cross_entropy",
-        inputs=("input", "target"),
-        params=(
-            Param("beta", 0.95, "float", "weight of the given label in the target mix "
-                  "beta onehot(y) + (1 - beta) z", 0.0, 1.0),
-            Param("mode", "soft", "choice", "z = p (\"soft\") or onehot(argmax p) "
-                  "(\"hard\", the first maximum on ties)", choices=("soft", "hard")),
-            _IGNORE,
-        ),
-        reduction_position=3,
-        prepare=prepare_bootstrapped_cross_entropy,
-        reference=ref.bootstrapped_cross_entropy,
-        shapes=_SHAPES,
-        target_domain=_TARGETS,
-        torch=None,
-        summary="bootstrapped cross-entropy -sum_c t'_c log p_c (Reed et al. 2014) with the "
-                "target mix t' held constant: the gradient is p - t' (stop-gradient through "
-                "t', the paper's and common practice), not the derivative of the value in "
-                "soft mode; mean over the summed sample weight of the rows not ignored",
-    ),
+    _spec("softmax_focal_loss", (
+        Param("gamma", 2.0, "float", "focusing exponent of (1 - p_y)^gamma; 0 gives "
+              "cross_entropy", 0.0, None),
+        Param("alpha", None, "array",
+              "per-class weights alpha_y, shape (C,), finite and non-negative: they rescale "
+              "terms and are not in the mean's divisor"),
+    ), prepare_softmax_focal_loss, ref.softmax_focal_loss,
+        "multi-class focal loss -alpha_y (1 - p_y)^gamma log p_y (Lin et al. 2017)" + _MEAN +
+        "; finite gradient for any gamma >= 0, also as p_y -> 1"),
+    _spec("poly1_cross_entropy", (
+        Param("epsilon", 1.0, "float", "weight of the Poly-1 term epsilon (1 - p_t); 0 gives "
+              "cross_entropy", -1.0, None),
+        Param("weight", None, "array",
+              "class weights (C,), finite and non-negative: w_y multiplies both terms and "
+              "the mean divides by the summed w_y (cross_entropy's rule)"),
+    ), prepare_poly1_cross_entropy, ref.poly1_cross_entropy,
+        "Poly-1 cross-entropy CE + epsilon (1 - p_t) (Leng et al. 2022), p_t the probability "
+        "of the (smoothed) target",
+        after=(Param("label_smoothing", 0.0, "float",
+                     "smooth the target (both terms) with the uniform distribution by this "
+                     "amount, as cross_entropy", 0.0, 1.0),)),
+    _spec("generalized_cross_entropy", (
+        Param("q", 0.7, "float", "exponent q in (0, 1]: q = 1 is 1 - p_y (MAE on "
+              "probabilities), q -> 0 tends to cross_entropy", 0.0, 1.0, low_open=True),
+    ), prepare_generalized_cross_entropy, ref.generalized_cross_entropy,
+        "generalized cross-entropy (1 - p_y^q) / q (Zhang & Sabuncu 2018), robust to label "
+        "noise" + _MEAN),
+    _spec("symmetric_cross_entropy", (
+        Param("alpha", 0.1, "float", "weight of the cross-entropy term", 0.0, None),
+        Param("beta", 1.0, "float", "weight of the reverse cross-entropy term", 0.0, None),
+        Param("A", -4.0, "float", "log 0 in the reverse cross-entropy -sum_c p_c log t_c = "
+              "-A (1 - p_y); A < 0", None, 0.0, high_open=True),
+    ), prepare_symmetric_cross_entropy, ref.symmetric_cross_entropy,
+        "symmetric cross-entropy alpha CE + beta RCE (Wang et al. 2019), RCE = -A (1 - p_y)" +
+        _MEAN),
+    _spec("bootstrapped_cross_entropy", (
+        Param("beta", 0.95, "float", "weight of the given label in the target mix "
+              "beta onehot(y) + (1 - beta) z", 0.0, 1.0),
+        Param("mode", "soft", "choice", "z = p (\"soft\") or onehot(argmax p) (\"hard\", the "
+              "first maximum on ties)", choices=("soft", "hard")),
+    ), prepare_bootstrapped_cross_entropy, ref.bootstrapped_cross_entropy,
+        "bootstrapped cross-entropy -sum_c t'_c log p_c (Reed et al. 2014) with the target mix "
+        "t' held constant: the gradient is p - t' (a stop-gradient through t', the paper's and "
+        "common practice), in soft mode not the derivative of the value" + _MEAN),
 )
