@@ -18,9 +18,12 @@ import sysconfig
 import tempfile
 import warnings
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -106,7 +109,36 @@ extensions = [
     )
 ]
 
+class parallel_build_ext(build_ext):
+    """Compile the extension's sources in parallel (one job per CPU): the three per-ISA
+    kernel files dominate the build and are independent."""
+
+    def build_extension(self, ext):
+        compiler = self.compiler
+        jobs = max(1, min(len(ext.sources), os.cpu_count() or 1))
+
+        def compile(sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                    extra_preargs=None, extra_postargs=None, depends=None):
+            macros, objects, extra_postargs, pp_opts, build = compiler._setup_compile(
+                output_dir, macros, include_dirs, sources, depends, extra_postargs)
+            cc_args = compiler._get_cc_args(pp_opts, debug, extra_preargs)
+
+            def one(obj):
+                if obj in build:
+                    src, ext_ = build[obj]
+                    compiler._compile(obj, src, ext_, cc_args, extra_postargs, pp_opts)
+
+            with ThreadPoolExecutor(jobs) as pool:
+                list(pool.map(one, objects))
+            return objects
+
+        if jobs > 1 and hasattr(compiler, "_setup_compile") and hasattr(compiler, "_compile"):
+            compiler.compile = compile
+        super().build_extension(ext)
+
+
 setup(
+    cmdclass={"build_ext": parallel_build_ext},
     ext_modules=cythonize(
         extensions,
         compiler_directives={
