@@ -193,7 +193,7 @@ FL_ALWAYS_INLINE REAL FN(rg_expm1)(REAL z)
 {
     const REAL u = EXP(z);
     const REAL um1 = u - 1;
-    const REAL r = um1 * z / LOG(u);
+    const REAL r = um1 * (z / LOG(u));   /* um1 * z alone overflows for finite results */
     return u == 1 ? z : (um1 == -1 ? (REAL)-1 : (u == (REAL)__builtin_inf() ? u : r));
 }
 
@@ -221,8 +221,10 @@ FL_ALWAYS_INLINE void FN(tweedie_poisson_elem)(REAL x, REAL t, REAL y, REAL p0, 
     const REAL mu = EXP(x);
     const REAL dl = x - LOG(t);
     const REAL em = FN(rg_expm1)(dl);
-    *l = t == 0 ? mu : t * (em - dl);
-    *d = t == 0 ? mu : t * em;
+    /* far above the target (dl > 2) t exp(dl) = mu: no overflow of exp(dl), no loss of
+     * the digits of dl */
+    *l = t == 0 ? mu : (dl > 2 ? mu - t * (1 + dl) : t * (em - dl));
+    *d = t == 0 ? mu : (dl > 2 ? mu - t : t * em);
 }
 FL_EW_DEFINE(tweedie_poisson, 1, 0, 0)
 
@@ -233,8 +235,10 @@ FL_ALWAYS_INLINE void FN(tweedie_gamma_elem)(REAL x, REAL t, REAL y, REAL p0, RE
     (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL dl = x - LOG(t);
     const REAL em = FN(rg_expm1)(-dl);
-    *l = dl + em;
-    *d = -em;
+    /* far below the target (dl < -2) expm1(-dl) = t exp(-x) - 1, computed from t directly */
+    const REAL te = t * EXP(-x);
+    *l = dl < -2 ? dl - 1 + te : dl + em;
+    *d = dl < -2 ? 1 - te : -em;
 }
 FL_EW_DEFINE(tweedie_gamma, 1, 0, 0)
 
