@@ -4,8 +4,9 @@
 
 /* binary_cross_entropy on probabilities x in [0, 1], as PyTorch's CPU kernel:
  *   l  = (t - 1) max(log1p(-x), -100) - t max(log x, -100)
- *   dl = (x - t) / max((1 - x) x, 1e-12)
- * (the clamps are written `v < c ? c : v`, which keeps NaN). */
+ *   dl = (x - t) / max((1 - x) x, 1e-12f)
+ * (1e-12f: the float nearest 1e-12, in both precisions, as PyTorch; the clamps are
+ * written `v < c ? c : v`, which keeps NaN). */
 FL_ALWAYS_INLINE void FN(binary_cross_entropy_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
                                                     REAL p2, REAL p3, REAL *l, REAL *d,
                                                     REAL *dy)
@@ -16,7 +17,8 @@ FL_ALWAYS_INLINE void FN(binary_cross_entropy_elem)(REAL x, REAL t, REAL y, REAL
     const REAL c1x = l1x < (REAL)-100 ? (REAL)-100 : l1x;
     *l = (t - (REAL)1) * c1x - t * cx;
     const REAL v = ((REAL)1 - x) * x;
-    *d = (x - t) / (v < (REAL)1e-12 ? (REAL)1e-12 : v);
+    const REAL eps = (REAL)1e-12f;   /* PyTorch's EPSILON is a float, also for double */
+    *d = (x - t) / (v < eps ? eps : v);
 }
 FL_EW_DEFINE(binary_cross_entropy, 1, 0, 1)
 
@@ -137,6 +139,12 @@ FL_ALWAYS_INLINE void FN(dice_classes)(const int64_t *tg, int64_t L, int64_t C, 
     }
 }
 
+/* The target of class kk at position j, in double: t, or [y = kk] for index targets (a
+ * macro: written as a function, it stops the loops from vectorizing). */
+#ifndef FL_DICE_T
+#define FL_DICE_T(j) (IDX ? (yi[j] == kk ? 1.0 : 0.0) : (double)tk[j])
+#endif
+
 /* Per-position softmax terms of a segment: the shift mu (the max, 0 where every class is
  * -inf), se = sum exp(x - mu), rs = 1 / se, the number of classes at the max cnt, and
  * q1 = 1 - p of the largest class when it is unique (the other classes' sum over se; 0
@@ -223,7 +231,7 @@ FL_ALWAYS_INLINE void FN(dice_sums)(const REAL *x, const REAL *t, const int64_t 
         for (int64_t j = 0; j < L; j++) {   /* HOT */
             REAL p, omp;
             FN(dice_p)(xk[j], &sm, j, &p, &omp, ACT);
-            const REAL tv = IDX ? (yi[j] == kk ? (REAL)1 : (REAL)0) : tk[j];
+            const REAL tv = (REAL)FL_DICE_T(j);
             const int valid = IDX ? yi[j] >= 0 : 1;
             sp += valid ? (double)p : 0.0;
             si += valid ? (double)(p * tv) : 0.0;
@@ -234,6 +242,24 @@ FL_ALWAYS_INLINE void FN(dice_sums)(const REAL *x, const REAL *t, const int64_t 
         I[k] += si;
         T[k] += st;
         U[k] += su;
+    }
+}
+
+/* One class's share of the softmax chain's per-position sums (SUM 0: the sum of g over
+ * the classes at the max into gm; SUM 1: R += (g_m - g) p). */
+FL_ALWAYS_INLINE void FN(dice_chain_sum)(const REAL *xk, const REAL *tk, const int32_t *yi,
+                                         int32_t kk, double Ak, double Bk,
+                                         const FN(dice_sm) *sm, int64_t L, double *gm,
+                                         double *R, const int SUM, const int IDX)
+{
+    const REAL *mu = sm->mu, *rs = sm->rs;
+#pragma omp simd
+    for (int64_t j = 0; j < L; j++) {   /* HOT */
+        const double gv = Ak * FL_DICE_T(j) + Bk;
+        if (SUM == 0)
+            gm[j] += xk[j] == mu[j] ? gv : 0.0;
+        else
+            R[j] += (gm[j] - gv) * (double)(EXP(xk[j] - mu[j]) * rs[j]);
     }
 }
 
@@ -253,45 +279,26 @@ FL_ALWAYS_INLINE void FN(dice_grad)(const REAL *x, const REAL *t, const int64_t 
         /* every value of the segment is read here, before any is written.  g_m: the mean
          * of g over the classes at the max (exactly g_m when there is one) */
         FN(dice_softmax)(x, C, S, L, &sm);
-        const REAL *mu = sm.mu;
         for (int64_t j = 0; j < L; j++)
             gm[j] = R[j] = 0.0;
-        for (int64_t k = 0; k < C; k++) {
-            const REAL *xk = x + k * S;
-            const REAL *tk = IDX ? 0 : t + k * S;
-            const int32_t kk = (int32_t)k;
-            const double Ak = A[k], Bk = B[k];
-#pragma omp simd
-            for (int64_t j = 0; j < L; j++) {   /* HOT */
-                const double tv = IDX ? (yi[j] == kk ? 1.0 : 0.0) : (double)tk[j];
-                gm[j] += xk[j] == mu[j] ? Ak * tv + Bk : 0.0;
-            }
-        }
+        for (int64_t k = 0; k < C; k++)
+            FN(dice_chain_sum)(x + k * S, IDX ? 0 : t + k * S, yi, (int32_t)k, A[k], B[k], &sm, L,
+                               gm, R, 0, IDX);
         for (int64_t j = 0; j < L; j++)
             gm[j] /= sm.cnt[j];
-        for (int64_t k = 0; k < C; k++) {
-            const REAL *xk = x + k * S;
-            const REAL *tk = IDX ? 0 : t + k * S;
-            const int32_t kk = (int32_t)k;
-            const double Ak = A[k], Bk = B[k];
-#pragma omp simd
-            for (int64_t j = 0; j < L; j++) {   /* HOT */
-                const double tv = IDX ? (yi[j] == kk ? 1.0 : 0.0) : (double)tk[j];
-                R[j] += (gm[j] - (Ak * tv + Bk)) * (double)(EXP(xk[j] - mu[j]) * sm.rs[j]);
-            }
-        }
+        for (int64_t k = 0; k < C; k++)
+            FN(dice_chain_sum)(x + k * S, IDX ? 0 : t + k * S, yi, (int32_t)k, A[k], B[k], &sm, L,
+                               gm, R, 1, IDX);
     }
     for (int64_t k = 0; k < C; k++) {
-        const REAL *xk = x + k * S;
-        const REAL *tk = IDX ? 0 : t + k * S;
+        const REAL *xk = x + k * S, *tk = IDX ? 0 : t + k * S;
         REAL *gk = g + k * S;
         const int32_t kk = (int32_t)k;
         const double Ak = A[k], Bk = B[k];
 #pragma omp simd
         for (int64_t j = 0; j < L; j++) {   /* HOT */
             const REAL xv = xk[j];
-            const double tv = IDX ? (yi[j] == kk ? 1.0 : 0.0) : (double)tk[j];
-            const double gv = Ak * tv + Bk;
+            const double gv = Ak * FL_DICE_T(j) + Bk;
             REAL dx;
             if (ACT == FL_DICE_SOFTMAX) {
                 const REAL p = EXP(xv - sm.mu[j]) * sm.rs[j];

@@ -18,7 +18,8 @@ def _in_unit_interval(a2d, name, what="values"):
 
 def prepare_binary_cross_entropy(input, target, weight, sample_weight):
     x, t, n, m, sw = L._elementwise(input, target, sample_weight)
-    _in_unit_interval(np.asarray(x, order="C").reshape(n, m), "input", "probabilities")
+    x = np.asarray(x, order="C")   # checked here, read by the kernel without another copy
+    _in_unit_interval(x.reshape(n, m), "input", "probabilities")
     _in_unit_interval(t.reshape(n, m), "target")
     w_ref = w = wl = None
     if weight is not None:

@@ -21,12 +21,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean", sample_we
     x = np.asarray(input, dtype=np.float64)
     t = np.asarray(target, dtype=np.float64)
     # -[t log x + (1 - t) log(1 - x)], each log clamped at -100 (PyTorch); the gradient
-    # (x - t) / (x (1 - x)) with its denominator clamped at 1e-12 (PyTorch's backward)
+    # (x - t) / (x (1 - x)) with its denominator clamped at 1e-12 (PyTorch's backward, whose
+    # constant is the float 1e-12f = 9.99999996e-13 also in double precision)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_x = np.maximum(np.log(x), -100.0)
         log_1mx = np.maximum(np.log1p(-x), -100.0)
         loss = -(t * log_x + (1.0 - t) * log_1mx)
-        dloss = (x - t) / np.maximum(x * (1.0 - x), 1e-12)
+        dloss = (x - t) / np.maximum(x * (1.0 - x), float(np.float32(1e-12)))
     return _elementwise_reduce(x, loss, dloss, weight, sample_weight, reduction)
 
 
