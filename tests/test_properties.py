@@ -64,16 +64,23 @@ def test_cross_entropy_property(data, dtype, reduction):
 
 
 def _ce_soft_value_scale(x, t, kw, c):
-    """With probability targets the kernel forms T * lse - S, whose two terms (of size
-    sum_c w_c t'_c (|x_c| + |lse|) per row) cancel where the target sits on the largest
+    """The kernel forms T * lse - S (probability targets) or w_y (lse - x_y) plus the
+    smoothing term ls / C (W lse - sum w x) (class indices); their terms, of size
+    sum_c w_c t'_c (|x_c| + |lse|) per row, cancel where the target sits on the largest
     logit: the value's error is relative to them, not to the (tiny) value."""
     t = np.asarray(t)
-    if t.dtype.kind != "f":
-        return 0.0
     x2 = np.atleast_2d(np.asarray(x, np.float64))
-    t2 = np.atleast_2d(t.astype(np.float64))
     if x2.shape[0] == 0:
         return 0.0
+    if t.dtype.kind == "f":
+        t2 = np.atleast_2d(t.astype(np.float64))
+    else:   # class indices: the one-hot target, ignored rows all zero
+        y = np.atleast_1d(t).astype(np.int64)
+        ii = kw.get("ignore_index", -100)
+        t2 = np.zeros_like(x2)
+        ok = y != ii
+        t2[np.nonzero(ok)[0], y[ok]] = 1.0
+        x2 = np.where(ok[:, None], x2, 0.0)
     ls = kw["label_smoothing"]
     w = np.ones(c) if kw.get("weight") is None else kw["weight"].astype(np.float64)
     sw = np.ones(x2.shape[0]) if kw.get("sample_weight") is None \
@@ -85,7 +92,8 @@ def _ce_soft_value_scale(x, t, kw, c):
         return float(b.max())
     if kw["reduction"] == "sum":
         return float(b.sum())
-    return float(b.sum() / sw.sum()) if sw.sum() > 0 else 0.0
+    den = sw.sum() if t.dtype.kind == "f" else (sw * (t2 * w).sum(1)).sum()   # w_y sw
+    return float(b.sum() / den) if den > 0 else 0.0
 
 
 def _ce_grad_coefficient(t, kw, c):

@@ -121,6 +121,16 @@ cdef inline void *_out(object a, int typenum, str what, int64_t size) except? NU
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+cdef inline const int64_t *_targets(object target, int64_t size) except? NULL:
+    """Class indices: int64, C-contiguous, exactly `size` of them (or None -> NULL)."""
+    if target is None:
+        return NULL
+    _check(target, cnp.NPY_INT64, "target")
+    if cnp.PyArray_SIZE(<cnp.ndarray>target) != size:
+        raise ValueError(f"internal: target must be int64 of length {size}")
+    return <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
+
+
 cdef inline int _dsz(cnp.ndarray x) except -1:
     cdef int t = cnp.PyArray_TYPE(x)
     if t == cnp.NPY_FLOAT32:
@@ -154,13 +164,8 @@ def cross_entropy(cnp.ndarray x not None, object target, object soft, object cla
     a.s = s
     a.c = cnp.PyArray_DIM(x, 1) // s
     a.x = _in(x, tn, "x")
-    if target is not None:
-        _check(target, cnp.NPY_INT64, "target")
-        if cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n * s:
-            raise ValueError("internal: target must be int64 of length n * s")
-        a.target = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
-    else:
-        a.target = NULL
+    a.target = _targets(target, a.n * s)
+    if target is None:
         if nll:
             raise ValueError("internal: nll needs class indices")
         if soft is None:
@@ -325,13 +330,7 @@ def rowwise(int op, cnp.ndarray x not None, int64_t s, object x2, object x3, obj
     for arr, what in ((x2, "x2"), (x3, "x3"), (t, "t")):
         if arr is not None and cnp.PyArray_SIZE(<cnp.ndarray>arr) != size:
             raise ValueError(f"internal: {what} must have x's size")
-    if target is not None:
-        _check(target, cnp.NPY_INT64, "target")
-        if cnp.PyArray_SIZE(<cnp.ndarray>target) != a.n * s:
-            raise ValueError("internal: target must be int64 of length n * s")
-        a.target = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>target)
-    else:
-        a.target = NULL
+    a.target = _targets(target, a.n * s)
     a.rt = _in(rt, tn, "rt")
     if rt is not None and cnp.PyArray_SIZE(<cnp.ndarray>rt) != a.n:
         raise ValueError("internal: rt must have n elements")
