@@ -141,7 +141,8 @@ int64_t fl_find_not_in(int dtype_size, const void *p, int64_t n, double a, doubl
 void fl_copy(void *dst, const void *src, int64_t n, int n_threads);
 
 /* Elementary functions of fl_math.h, applied with the active instruction set. */
-enum { FL_FN_EXP = 0, FL_FN_LOG = 1, FL_FN_LOG1P = 2, FL_FN_SOFTPLUS = 3, FL_FN_SIGMOID = 4 };
+enum { FL_FN_EXP = 0, FL_FN_LOG = 1, FL_FN_LOG1P = 2, FL_FN_SOFTPLUS = 3, FL_FN_SIGMOID = 4,
+       FL_FN_EXP_NONPOS = 5 };
 int fl_math(int fn, int dtype_size, const void *x, void *y, int64_t n);
 
 /* Instruction-set level: the best the CPU supports, the one in use, forcing one. */

@@ -81,7 +81,7 @@ FL_ALWAYS_INLINE void FN(ce_online)(const REAL *x, int64_t C, const REAL *cw, in
         double cs = 0.0;
 #pragma omp simd reduction(+ : cs)
         for (int64_t j = 0; j < L; j++)   /* HOT */
-            cs += (double)EXP(xc[j] - M);
+            cs += (double)EXP_NP(xc[j] - M);
         s += cs;
     }
     *m_out = m;
@@ -135,7 +135,7 @@ FL_ALWAYS_INLINE void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C
         double cs = 0.0;
 #pragma omp simd reduction(+ : cs)
         for (int64_t j = 0; j < L; j++)   /* HOT */
-            cs += (double)EXP(xc[j] - M);
+            cs += (double)EXP_NP(xc[j] - M);
         s += cs;
     }
     *m_out = m;
@@ -167,11 +167,12 @@ FL_ALWAYS_INLINE double FN(nll_row)(const fl_ce_args *a, int64_t i, double gscal
     return loss;
 }
 
-/* One row with a class-index target.  Per-sample value (before the row weight sw):
+/* One row with a class-index target, online (rows longer than FL_CE_CACHED_ROW; two exp
+ * per logit, see ce_row below).  Per-sample value (before the row weight sw):
  *   (1 - ls) * w_y * (lse - x_y) + ls / C * (W * lse - sum_c w_c x_c) + z * w_y * lse^2,
  * W = sum_c w_c, and its gradient
  *   coef * (p_j * ((1 - ls) w_y + ls W / C + 2 z w_y lse) - ls w_j / C - [j = y] (1 - ls) w_y). */
-FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double gscale)
+FL_ALWAYS_INLINE double FN(ce_row_index_online)(const fl_ce_args *a, int64_t i, double gscale)
 {
     const int64_t C = a->c;
     const REAL *x = (const REAL *)a->x + i * C;
@@ -217,15 +218,15 @@ FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double 
         if (ls > 0.0 && cw) {
 #pragma omp simd
             for (int64_t j = 0; j < C; j++)   /* HOT */
-                g[j] = As * EXP(x[j] - M) - B * cw[j];
+                g[j] = As * EXP_NP(x[j] - M) - B * cw[j];
         } else if (ls > 0.0) {
 #pragma omp simd
             for (int64_t j = 0; j < C; j++)   /* HOT */
-                g[j] = As * EXP(x[j] - M) - B;
+                g[j] = As * EXP_NP(x[j] - M) - B;
         } else {
 #pragma omp simd
             for (int64_t j = 0; j < C; j++)   /* HOT */
-                g[j] = As * EXP(x[j] - M);
+                g[j] = As * EXP_NP(x[j] - M);
         }
         g[y] -= (REAL)(coef * (1.0 - ls) * wy);
     }
@@ -234,7 +235,7 @@ FL_ALWAYS_INLINE double FN(ce_row_index)(const fl_ce_args *a, int64_t i, double 
 
 /* One row with probability targets: value T * lse - S + z * lse^2 (see ce_online_soft),
  * gradient coef * (p_j * (T + 2 z lse) - w_j t'_j). */
-FL_ALWAYS_INLINE double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double gscale)
+FL_ALWAYS_INLINE double FN(ce_row_soft_online)(const fl_ce_args *a, int64_t i, double gscale)
 {
     const int64_t C = a->c;
     const REAL *x = (const REAL *)a->x + i * C;
@@ -262,14 +263,286 @@ FL_ALWAYS_INLINE double FN(ce_row_soft)(const fl_ce_args *a, int64_t i, double g
         if (cw) {
 #pragma omp simd
             for (int64_t j = 0; j < C; j++)   /* HOT */
-                g[j] = As * EXP(x[j] - M) - B * cw[j] * (a1 * t[j] + a0);
+                g[j] = As * EXP_NP(x[j] - M) - B * cw[j] * (a1 * t[j] + a0);
         } else {
 #pragma omp simd
             for (int64_t j = 0; j < C; j++)   /* HOT */
-                g[j] = As * EXP(x[j] - M) - B * (a1 * t[j] + a0);
+                g[j] = As * EXP_NP(x[j] - M) - B * (a1 * t[j] + a0);
         }
     }
     return loss;
+}
+
+/* ------------------------------------------------ cross-entropy, one exp per logit ---- */
+
+/* A row of C logits is read from memory once and processed in three passes while it is
+ * in cache: (1) the row max and everything else that reads x (the target logit, the
+ * label-smoothing sum, the soft-target sums), since the gradient may overwrite x;
+ * (2) e_j = exp(x_j - m) stored into the gradient row and summed; (3) the gradient from
+ * e_j in place.  One exp per logit, against two for an online pass that recomputes it.
+ * Rows longer than FL_CE_CACHED_ROW use the online pass (ce_row_*_online above).  Rows
+ * shorter than FL_CE_TILE_C are processed a tile of rows at a time so that the exp loop
+ * runs over the tile's flat values at full vector width (pass 2 subtracts each value's
+ * row max from a per-value shift array). */
+#define FL_CE_CACHED_ROW 65536
+#define FL_CE_TILE_C 32
+#define FL_CE_TILE 512
+
+#ifndef FL_CE_STAT_DEFINED
+#define FL_CE_STAT_DEFINED
+typedef struct {
+    double mu;      /* the row max, or 0 when it is -inf (every logit -inf) */
+    double s;       /* sum_j exp(x_j - mu) */
+    double xy, wy;  /* index targets: the target logit and its class weight */
+    double sx;      /* label smoothing: sum_j w_j x_j; soft targets: S = sum_j w_j t'_j x_j */
+    double T;       /* soft targets: sum_j w_j t'_j */
+    int64_t y;      /* index targets: the class, or -1 when the row is ignored */
+} fl_ce_stat;
+#endif
+
+FL_ALWAYS_INLINE REAL FN(row_max)(const REAL *x, int64_t C)
+{
+    REAL m = -(REAL)__builtin_inf();
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 0; j < C; j++)   /* HOT */
+        m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+/* pass 1: what reads x; returns 0 for an ignored row (index targets) */
+FL_ALWAYS_INLINE int FN(ce_pre)(const fl_ce_args *a, const REAL *x, const REAL *t, int64_t y,
+                                fl_ce_stat *st)
+{
+    const int64_t C = a->c;
+    const REAL *cw = (const REAL *)a->class_w;
+    const double ls = a->label_smoothing;
+    st->sx = 0.0;
+    st->T = 0.0;
+    st->xy = 0.0;
+    st->wy = 0.0;
+    if (t) {
+        const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
+        double ta = 0.0, sa = 0.0;
+        if (cw) {
+#pragma omp simd reduction(+ : ta, sa)
+            for (int64_t j = 0; j < C; j++) {   /* HOT */
+                const REAL wt = cw[j] * (a1 * t[j] + a0);
+                ta += (double)wt;
+                sa += (double)(wt * x[j]);
+            }
+        } else {
+#pragma omp simd reduction(+ : ta, sa)
+            for (int64_t j = 0; j < C; j++) {   /* HOT */
+                const REAL wt = a1 * t[j] + a0;
+                ta += (double)wt;
+                sa += (double)(wt * x[j]);
+            }
+        }
+        st->T = ta;
+        st->sx = sa;
+        st->y = -1;
+    } else {
+        if (y == a->ignore_index || y < 0 || y >= C) {
+            st->y = -1;
+            st->mu = 0.0;
+            return 0;
+        }
+        st->y = y;
+        st->xy = (double)x[y];
+        st->wy = cw ? (double)cw[y] : 1.0;
+        if (ls > 0.0) {
+            double sx = 0.0;
+            if (cw) {
+#pragma omp simd reduction(+ : sx)
+                for (int64_t j = 0; j < C; j++)   /* HOT */
+                    sx += (double)(cw[j] * x[j]);
+            } else {
+#pragma omp simd reduction(+ : sx)
+                for (int64_t j = 0; j < C; j++)   /* HOT */
+                    sx += (double)x[j];
+            }
+            st->sx = sx;
+        }
+    }
+    const REAL m = FN(row_max)(x, C);
+    /* an all -inf row keeps max -inf: exp(x - 0) reads 0 there (lse = -inf); NaN in the
+     * row skips the max but reaches the sum */
+    st->mu = m == -(REAL)__builtin_inf() ? 0.0 : (double)m;
+    return 1;
+}
+
+/* pass 2: sum_j exp(x_j - mu), each term stored into e when STORE (e may be x) */
+FL_ALWAYS_INLINE double FN(ce_expsum)(const REAL *x, int64_t C, REAL mu, REAL *e, const int STORE)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < C; j++) {   /* HOT */
+        const REAL v = EXP_NP(x[j] - mu);
+        if (STORE)
+            e[j] = v;
+        s += (double)v;
+    }
+    return s;
+}
+
+/* The row's value (times the sample weight sw) from its statistics, and the gradient's
+ * coefficients: g_j = As e_j - B w_j t'_j (soft) or As e_j - B w_j, then g_y -= Cy
+ * (index).  Formulas as ce_row_index_online / ce_row_soft_online. */
+FL_ALWAYS_INLINE double FN(ce_post)(const fl_ce_args *a, const fl_ce_stat *st, int soft,
+                                    double sw, double gscale, REAL *As, REAL *B, REAL *Cy)
+{
+    const double ls = a->label_smoothing, z = a->z_loss, C = (double)a->c;
+    const double lse = st->mu + fl_log(st->s);
+    const double coef = sw * gscale;
+    double loss, A;
+    if (soft) {
+        /* T * lse - S with T = 0 (all-zero target row) is 0 even when lse is infinite */
+        loss = st->T == 0.0 ? -st->sx : st->T * lse - st->sx;
+        A = st->T;
+        if (z > 0.0) {
+            loss += z * lse * lse;
+            A += 2.0 * z * lse;
+        }
+        *B = (REAL)coef;
+        *Cy = 0;
+    } else {
+        loss = (1.0 - ls) * st->wy * (lse - st->xy);
+        A = (1.0 - ls) * st->wy + ls * a->class_w_sum / C;
+        if (ls > 0.0)
+            loss += ls / C * (a->class_w_sum * lse - st->sx);
+        if (z > 0.0) {
+            loss += z * st->wy * lse * lse;
+            A += 2.0 * z * st->wy * lse;
+        }
+        *B = (REAL)(coef * ls / C);
+        *Cy = (REAL)(coef * (1.0 - ls) * st->wy);
+    }
+    /* p_j = e_j / s: x_j - mu is exact for the row max and 1/s is folded into the
+     * coefficient, so rounding lse to REAL costs no accuracy at large logits */
+    *As = (REAL)(coef * A / st->s);
+    return loss * sw;
+}
+
+/* pass 3: the gradient row from e (g may be e) */
+FL_ALWAYS_INLINE void FN(ce_grad)(const fl_ce_args *a, REAL *g, const REAL *e, const REAL *t,
+                                  int64_t y, REAL As, REAL B, REAL Cy)
+{
+    const int64_t C = a->c;
+    const REAL *cw = (const REAL *)a->class_w;
+    const double ls = a->label_smoothing;
+    if (t) {
+        const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
+        if (cw) {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * e[j] - B * cw[j] * (a1 * t[j] + a0);
+        } else {
+#pragma omp simd
+            for (int64_t j = 0; j < C; j++)   /* HOT */
+                g[j] = As * e[j] - B * (a1 * t[j] + a0);
+        }
+        return;
+    }
+    if (ls > 0.0 && cw) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = As * e[j] - B * cw[j];
+    } else if (ls > 0.0) {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = As * e[j] - B;
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < C; j++)   /* HOT */
+            g[j] = As * e[j];
+    }
+    g[y] -= Cy;
+}
+
+FL_ALWAYS_INLINE void FN(ce_zero)(REAL *g, int64_t C)
+{
+#pragma omp simd
+    for (int64_t j = 0; j < C; j++)
+        g[j] = 0;
+}
+
+/* One row (index or probability targets) of any length. */
+FL_ALWAYS_INLINE double FN(ce_row)(const fl_ce_args *a, int64_t i, double gscale)
+{
+    const int64_t C = a->c;
+    if (C > FL_CE_CACHED_ROW)
+        return a->target ? FN(ce_row_index_online)(a, i, gscale) : FN(ce_row_soft_online)(a, i, gscale);
+    const REAL *x = (const REAL *)a->x + i * C;
+    const REAL *t = a->target ? 0 : (const REAL *)a->soft + i * C;
+    REAL *g = a->grad ? (REAL *)a->grad + i * C : 0;
+    REAL *lo = a->loss_out ? (REAL *)a->loss_out + i : 0;
+    fl_ce_stat st;
+    if (!FN(ce_pre)(a, x, t, a->target ? a->target[i] : -1, &st)) {
+        if (g)
+            FN(ce_zero)(g, C);
+        if (lo)
+            *lo = 0;
+        return 0.0;
+    }
+    st.s = g ? FN(ce_expsum)(x, C, (REAL)st.mu, g, 1) : FN(ce_expsum)(x, C, (REAL)st.mu, 0, 0);
+    const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
+    REAL As, B, Cy;
+    const double loss = FN(ce_post)(a, &st, t != 0, sw, gscale, &As, &B, &Cy);
+    if (lo)
+        *lo = (REAL)loss;
+    if (g)
+        FN(ce_grad)(a, g, g, t, st.y, As, B, Cy);
+    return loss;
+}
+
+/* Rows [r0, r0 + R) of few classes, R * C <= FL_CE_TILE. */
+FL_ALWAYS_INLINE double FN(ce_tile)(const fl_ce_args *a, int64_t r0, int64_t R, double gscale)
+{
+    const int64_t C = a->c, K = R * C;
+    const REAL *x = (const REAL *)a->x + r0 * C;
+    const REAL *t = a->target ? 0 : (const REAL *)a->soft + r0 * C;
+    REAL *g = a->grad ? (REAL *)a->grad + r0 * C : 0;
+    REAL *lo = a->loss_out ? (REAL *)a->loss_out + r0 : 0;
+    fl_ce_stat st[FL_CE_TILE];
+    REAL sh[FL_CE_TILE], eb[FL_CE_TILE];
+    REAL *e = g ? g : eb;
+    int any = 0;
+    for (int64_t i = 0; i < R; i++) {
+        any |= FN(ce_pre)(a, x + i * C, t ? t + i * C : 0, a->target ? a->target[r0 + i] : -1,
+                          &st[i]);
+        const REAL mu = (REAL)st[i].mu;
+        for (int64_t j = 0; j < C; j++)
+            sh[i * C + j] = mu;
+    }
+    if (any) {
+#pragma omp simd
+        for (int64_t k = 0; k < K; k++)   /* HOT */
+            e[k] = EXP_NP(x[k] - sh[k]);
+    }
+    double acc = 0.0;
+    for (int64_t i = 0; i < R; i++) {
+        REAL *ei = e + i * C;
+        if (!t && st[i].y < 0) {
+            if (g)
+                FN(ce_zero)(ei, C);
+            if (lo)
+                lo[i] = 0;
+            continue;
+        }
+        double s = 0.0;
+        for (int64_t j = 0; j < C; j++)
+            s += (double)ei[j];
+        st[i].s = s;
+        const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[r0 + i] : 1.0;
+        REAL As, B, Cy;
+        const double loss = FN(ce_post)(a, &st[i], t != 0, sw, gscale, &As, &B, &Cy);
+        if (lo)
+            lo[i] = (REAL)loss;
+        acc += loss;
+        if (g)
+            FN(ce_grad)(a, ei, ei, t ? t + i * C : 0, st[i].y, As, B, Cy);
+    }
+    return acc;
 }
 
 /* K-dimensional input (n, c, s), s > 1: the classes of one position are s apart, so a
@@ -352,20 +625,20 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
                 const REAL wt = wk * (a1 * tk[j] + a0);
-                se[j] += (double)EXP(xk[j] - mu[j]);
+                se[j] += (double)EXP_NP(xk[j] - mu[j]);
                 T[j] += (double)wt;
                 sx[j] += (double)(wt * xk[j]);
             }
         } else if (ls > 0.0) {
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
-                se[j] += (double)EXP(xk[j] - mu[j]);
+                se[j] += (double)EXP_NP(xk[j] - mu[j]);
                 sx[j] += (double)(wk * xk[j]);
             }
         } else {
 #pragma omp simd
             for (int64_t j = 0; j < L; j++)   /* HOT */
-                se[j] += (double)EXP(xk[j] - mu[j]);
+                se[j] += (double)EXP_NP(xk[j] - mu[j]);
         }
     }
     /* per position: the value, and the gradient's coefficients A (of p) and B (of w t'),
@@ -418,11 +691,11 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
             const REAL *tk = soft + k * S;
 #pragma omp simd
             for (int64_t j = 0; j < L; j++)   /* HOT */
-                gk[j] = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk * (a1 * tk[j] + a0);
+                gk[j] = As[j] * EXP_NP(xk[j] - mu[j]) - Bs[j] * wk * (a1 * tk[j] + a0);
         } else {
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
-                const REAL v = As[j] * EXP(xk[j] - mu[j]) - Bs[j] * wk;
+                const REAL v = As[j] * EXP_NP(xk[j] - mu[j]) - Bs[j] * wk;
                 gk[j] = vm[j] != 0 ? v : (REAL)0;
             }
         }
@@ -455,12 +728,13 @@ static double FN(fl_ce_block)(const void *args, int64_t r0, int64_t r1, double g
     } else if (a->nll) {
         for (int64_t i = r0; i < r1; i++)
             acc += FN(nll_row)(a, i, gscale);
-    } else if (a->target) {
-        for (int64_t i = r0; i < r1; i++)
-            acc += FN(ce_row_index)(a, i, gscale);
+    } else if (a->c < FL_CE_TILE_C) {
+        const int64_t R = FL_CE_TILE / a->c;
+        for (int64_t i = r0; i < r1; i += R)
+            acc += FN(ce_tile)(a, i, r1 - i < R ? r1 - i : R, gscale);
     } else {
         for (int64_t i = r0; i < r1; i++)
-            acc += FN(ce_row_soft)(a, i, gscale);
+            acc += FN(ce_row)(a, i, gscale);
     }
     return acc;
 }
@@ -509,7 +783,9 @@ static inline const REAL *FN(ew_aux)(const void *p, int layout, int64_t M, int64
 /* binary_cross_entropy_with_logits:
  *   l  = pw t softplus(-x) + (1 - t) softplus(x)      (no cancellation: both terms >= 0)
  *   dl = (1 - t) sigmoid(x) - pw t sigmoid(-x)
- * with one exp and one log1p: e = exp(-|x|), softplus(+-x) = max(+-x, 0) + log1p(e). */
+ * with one exp, one log and one division: e = exp(-|x|) (fl_exp*_nonpos: 0 for |x| > 87.68
+ * in float32, 708.75 in float64, where e is below the value's rounding), softplus(+-x) =
+ * max(+-x, 0) + log1p(e). */
 FL_ALWAYS_INLINE double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, const REAL *pw,
                                    REAL pws, int64_t n, REAL gc, REAL lc, REAL *g, REAL *lo,
                                    const int HW, const int HPW, const int WG, const int WL)
@@ -520,11 +796,13 @@ FL_ALWAYS_INLINE double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *
         const REAL xv = x[j], tv = t[j];
         const REAL pv = HPW ? pw[j] : pws;
         const REAL ax = xv < 0 ? -xv : xv;
-        const REAL e = EXP(-ax);
-        const REAL l1p = LOG1P_UNIT(e);
+        const REAL e = EXP_NP(-ax);
+        /* log1p(e) as LOG1P_UNIT, its correction term sharing 1/(1 + e) with sigmoid */
+        const REAL u = (REAL)1 + e;
+        const REAL r = (REAL)1 / u;
+        const REAL l1p = LOG(u) + (e - (u - (REAL)1)) * r;
         const REAL spp = (xv > 0 ? xv : (REAL)0) + l1p;
         const REAL spn = (xv < 0 ? -xv : (REAL)0) + l1p;
-        const REAL r = (REAL)1 / ((REAL)1 + e);
         const REAL er = e * r;
         const REAL sig = xv < 0 ? er : r;
         const REAL sneg = xv < 0 ? r : er;
@@ -689,6 +967,7 @@ static void FN(fl_math)(int fn, const void *xv, void *yv, int64_t n)
     case FL_FN_LOG: FL_MAP(LOG); break;
     case FL_FN_LOG1P: FL_MAP(LOG1P); break;
     case FL_FN_SOFTPLUS: FL_MAP(SOFTPLUS); break;
+    case FL_FN_EXP_NONPOS: FL_MAP(EXP_NP); break;
     default: FL_MAP(SIGMOID); break;
     }
 #undef FL_MAP

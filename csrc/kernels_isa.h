@@ -8,6 +8,7 @@
 #define REAL float
 #define FL_T f32
 #define EXP fl_expf
+#define EXP_NP fl_expf_nonpos
 #define LOG fl_logf
 #define LOG1P fl_log1pf
 #define LOG1P_UNIT fl_log1p_unitf
@@ -17,6 +18,7 @@
 #undef REAL
 #undef FL_T
 #undef EXP
+#undef EXP_NP
 #undef LOG
 #undef LOG1P
 #undef LOG1P_UNIT
@@ -26,6 +28,7 @@
 #define REAL double
 #define FL_T f64
 #define EXP fl_exp
+#define EXP_NP fl_exp_nonpos
 #define LOG fl_log
 #define LOG1P fl_log1p
 #define LOG1P_UNIT fl_log1p_unit
@@ -35,6 +38,7 @@
 #undef REAL
 #undef FL_T
 #undef EXP
+#undef EXP_NP
 #undef LOG
 #undef LOG1P
 #undef LOG1P_UNIT

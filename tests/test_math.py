@@ -10,7 +10,10 @@ LD = np.longdouble
 HAVE_LD = np.finfo(LD).nmant > 52   # 80-bit x87 extended on x86-64 Linux
 
 # bounds in ulp, as documented in fl_math.h
-BOUND = {"exp": 1.0, "log": 1.0, "log1p": 1.5, "softplus": 2.0, "sigmoid": 3.0}
+BOUND = {"exp": 1.0, "log": 1.0, "log1p": 1.5, "softplus": 2.0, "sigmoid": 3.0,
+         "exp_nonpos": 1.0}
+# exp_nonpos (x <= 0 only) gives 0 below -126.5 ln2 (float64: -1022.5 ln2)
+FLUSH_BELOW = {np.float32: -126.5 * np.log(2.0), np.float64: -1022.5 * np.log(2.0)}
 
 
 def reference(name, x):
@@ -18,7 +21,7 @@ def reference(name, x):
     wide = LD if x.dtype == np.float64 else np.float64
     z = x.astype(wide)
     with np.errstate(all="ignore"):
-        if name == "exp":
+        if name in ("exp", "exp_nonpos"):
             return np.exp(z)
         if name == "log":
             return np.log(z)
@@ -69,8 +72,20 @@ def test_elementary_function_accuracy(name, dtype, simd, rng):
     x = sample(dtype, rng)
     if name in ("log", "log1p"):
         x = np.concatenate([x, np.abs(x)])
+    if name == "exp_nonpos":
+        x = np.concatenate([x[~(x > 0)], -np.abs(x[x > 0])])
     y = _kernels.math(name, x)
     ref = reference(name, x)
+    if name == "exp_nonpos":
+        # the flush: exactly 0 below the threshold (whose exact result is subnormal); in
+        # a band of 1e-5 relative around it the rounding of x / ln2 decides
+        cut = FLUSH_BELOW[dtype]
+        low = x < cut * (1 + 1e-5)
+        band = (x >= cut * (1 + 1e-5)) & (x < cut * (1 - 1e-5))
+        assert low.sum() > 1000 and np.all(ref[low] < np.finfo(dtype).tiny)
+        np.testing.assert_array_equal(y[low], 0, err_msg="exp_nonpos: flush to 0")
+        low |= band & (y == 0)
+        x, y, ref = x[~low], y[~low], ref[~low]
     with np.errstate(over="ignore"):
         r = ref.astype(dtype)
     # special values: exactly what the reference gives (NaN where NaN, same infinities)

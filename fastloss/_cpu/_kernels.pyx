@@ -396,7 +396,7 @@ def find_not_in(cnp.ndarray a not None, double v1, double v2):
     return r
 
 
-MATH_FUNCTIONS = ("exp", "log", "log1p", "softplus", "sigmoid")
+MATH_FUNCTIONS = ("exp", "log", "log1p", "softplus", "sigmoid", "exp_nonpos")
 
 
 def math(str name, cnp.ndarray x not None):
