@@ -68,8 +68,10 @@ def copy_bandwidth(n_threads):
 def pytest_report_header(config):
     from fastloss import _cpu
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"fastloss bench: {len(KEYS)} cases, {THREADS} threads, SIMD {_cpu.simd_level()}, "
-            f"peers where installed: {', '.join(_bench.PEERS)}")
+            f"peers where installed: {', '.join(_bench.PEERS)}; load {load:.1f} on "
+            f"{os.cpu_count()} CPUs")
 
 
 def pytest_terminal_summary(terminalreporter):

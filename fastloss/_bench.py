@@ -538,10 +538,13 @@ def case_peaks(case, n_threads=None):
 # ------------------------------------------------------------------ the run ----
 
 def machine():
-    """fastloss's configuration plus the CPU model."""
+    """fastloss's configuration plus the CPU model and the load average (other work on
+    the machine slows the multi-threaded peers most at the tiny size: their second
+    thread waits for a core)."""
     from ._info import config
 
     info = config()
+    info["load_average"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     try:
         with open("/proc/cpuinfo") as f:
             info["cpu"] = next(line.split(":", 1)[1].strip() for line in f
@@ -619,6 +622,7 @@ def run(keys, n_threads, repeat=5, levels=None, copy_nbytes=2**27, progress=True
     bandwidth and one row per case (and SIMD level).  The copy bandwidth is measured
     before and after the cases, and the better of the two is the reference (the best
     time, as for the kernels): a busy machine slows either one."""
+    info = machine()
     bar = None
     if progress:
         n = len(levels or (None,))
@@ -637,7 +641,7 @@ def run(keys, n_threads, repeat=5, levels=None, copy_nbytes=2**27, progress=True
     bw = max(probes)
     for row in rows:
         row["pct_of_copy"] = 100 * row["gb_per_s"] * 1e9 / bw
-    return {"machine": machine(), "threads": n_threads, "repeat": repeat,
+    return {"machine": info, "threads": n_threads, "repeat": repeat,
             "copy_bandwidth_gb_per_s": bw / 1e9,
             "copy_bandwidth_probes_gb_per_s": [b / 1e9 for b in probes], "rows": rows}
 
@@ -657,9 +661,11 @@ def _human_time(s):
 
 def header(report):
     m = report["machine"]
+    load = f" | load {m['load_average'][0]:.1f} on {m['cpu_count']} CPUs" \
+        if m.get("load_average") else ""
     return (f"fastloss {m['fastloss']} | {m.get('cpu') or m['platform']} | SIMD {m['simd']} | "
             f"{report['threads']} threads | copy bandwidth "
-            f"{report['copy_bandwidth_gb_per_s']:.1f} GB/s | best of {report['repeat']}")
+            f"{report['copy_bandwidth_gb_per_s']:.1f} GB/s | best of {report['repeat']}{load}")
 
 
 COLUMNS = ("loss", "shape", "dtype", "fastloss", "GB/s", "% copy", "x numpy", "x torch",
@@ -725,18 +731,21 @@ def plot(report, path):
         bars = ax1.barh(y + ((len(peers) - 1) / 2 - k) * h, vals, h, label=f"vs {p}")
         ax1.bar_label(bars, [f"{v:.1f}x" if v == v else "" for v in vals], fontsize=7,
                       padding=2)
+    sp = [v for r in rows for v in r["speedup"].values()] or [1.0]
     ax1.set_xscale("log")
+    ax1.set_xlim(min(0.5, 0.7 * min(sp)), 4 * max(2.0, max(sp)))   # room for the labels
     ax1.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
     ax1.axvline(1.0, color="k", lw=0.8)
     ax1.set_xlabel("speed-up of fastloss: peer time / fastloss time (log scale)")
-    ax1.legend(loc="lower right", fontsize=8)
+    ax1.legend(loc="lower left", bbox_to_anchor=(0, 1), ncol=len(peers), fontsize=8,
+               frameon=False)
     ax1.set_yticks(y, [_label(r, simd) for r in rows], fontsize=8)
     pct = [r["pct_of_copy"] for r in rows]
     bars = ax2.barh(y, pct, 0.6, color="tab:purple")
     ax2.bar_label(bars, [f"{v:.0f}%" for v in pct], fontsize=7, padding=2)
     ax2.axvline(100, color="k", lw=0.8, ls="--")
     ax2.set_xlim(0, max(110, 1.15 * max(pct, default=0)))
-    ax2.set_xlabel("fastloss bandwidth: bytes moved / time, % of copy bandwidth")
+    ax2.set_xlabel("fastloss: bytes moved / time, % of copy")
     fig.suptitle(header(report), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
