@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastloss info``."""
+"""Command line: ``python -m fastloss info`` and ``python -m fastloss bench``."""
 import argparse
 import sys
 
@@ -9,7 +9,17 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     p_info = sub.add_parser("info", help="version, OpenMP, threads, SIMD level, backends")
     p_info.add_argument("--json", action="store_true", help="print the configuration as JSON")
+    p_bench = sub.add_parser(
+        "bench", help="time value_and_grad against NumPy, PyTorch and scikit-learn",
+        description="Time fastloss's value_and_grad against the NumPy reference, PyTorch's "
+                    "forward+backward and scikit-learn's losses on the same data, beside the "
+                    "machine's copy bandwidth; peak memory of each call.")
+    from . import _bench
+
+    _bench.add_arguments(p_bench)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return _bench.main(p_bench, args)
     if args.command == "info":
         if args.json:
             import json
