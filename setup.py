@@ -91,8 +91,11 @@ c_sources = [os.path.join(csrc, name) for name in (
 # Accuracy-preserving flags only: no -ffast-math (it would break NaN and inf handling).
 # -fno-trapping-math lets GCC if-convert the selects of fl_math.h (we never read FP
 # exception flags); -fopenmp-simd honours `#pragma omp simd` even without OpenMP.
-extra_compile = ["-O3", "-std=c11", "-fno-math-errno", "-fno-trapping-math",
-                 "-fopenmp-simd", "-Wno-unused-function"] + omp_compile
+# -ffp-contract=off: GCC would fuse a * b + c into an FMA differently in each inlined
+# variant of a loop (value only, value and gradient), so the value would depend on
+# whether the gradient was asked for; fl_math.h writes its FMAs explicitly instead.
+extra_compile = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno",
+                 "-fno-trapping-math", "-fopenmp-simd", "-Wno-unused-function"] + omp_compile
 if os.environ.get("FASTLOSS_VEC_REPORT"):
     extra_compile.append("-fopt-info-vec-missed")
 

@@ -24,6 +24,17 @@
  * which then ran scalar at a tenth of the speed). */
 #define FL_MATH_INLINE static inline __attribute__((always_inline))
 
+/* a * b + c rounded once where the instruction set has FMA (the AVX2 and AVX-512 builds;
+ * `#pragma GCC target("fma")` defines __FMA__), else rounded twice.  Written out because
+ * the kernels build with -ffp-contract=off (see setup.py). */
+#ifdef __FMA__
+#define FL_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
+#define FL_FMA(a, b, c) __builtin_fma((a), (b), (c))
+#else
+#define FL_FMAF(a, b, c) ((a) * (b) + (c))
+#define FL_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 typedef union { float f; int32_t i; uint32_t u; } fl_bits32;
 typedef union { double f; int64_t i; uint64_t u; } fl_bits64;
 
@@ -43,17 +54,17 @@ FL_MATH_INLINE float fl_expf(float x)
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
     x = x > 100.0f ? 100.0f : x;
     x = x < -110.0f ? -110.0f : x;
-    float t = x * 1.44269504088896341f + magic;
+    float t = FL_FMAF(x, 1.44269504088896341f, magic);
     float kf = t - magic;
-    float r = x - kf * 0.693359375f;     /* ln2 hi: 9 bits, kf * hi is exact */
-    r = r - kf * -2.12194440e-4f;        /* ln2 lo */
+    float r = FL_FMAF(kf, -0.693359375f, x);   /* ln2 hi: 9 bits, kf * hi is exact */
+    r = FL_FMAF(kf, 2.12194440e-4f, r);       /* ln2 lo */
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    p = FL_FMAF(p, r, 1.3981999507e-3f);
+    p = FL_FMAF(p, r, 8.3334519073e-3f);
+    p = FL_FMAF(p, r, 4.1665795894e-2f);
+    p = FL_FMAF(p, r, 1.6666665459e-1f);
+    p = FL_FMAF(p, r, 5.0000001201e-1f);
+    p = FL_FMAF(p, r * r, r) + 1.0f;
     float t1 = kf * 0.5f + magic;        /* k1 = round(k / 2) */
     float k1f = t1 - magic;
     float t2 = (kf - k1f) + magic;       /* k2 = k - k1 */
@@ -67,24 +78,24 @@ FL_MATH_INLINE double fl_exp(double x)
     const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
     x = x > 800.0 ? 800.0 : x;
     x = x < -800.0 ? -800.0 : x;
-    double t = x * 1.4426950408889634074 + magic;
+    double t = FL_FMA(x, 1.4426950408889634074, magic);
     double kf = t - magic;
-    double r = x - kf * 6.93147180369123816490e-01;  /* ln2 hi (fdlibm) */
-    r = r - kf * 1.90821492927058770002e-10;         /* ln2 lo */
+    double r = FL_FMA(kf, -6.93147180369123816490e-01, x);  /* ln2 hi (fdlibm) */
+    r = FL_FMA(kf, -1.90821492927058770002e-10, r);         /* ln2 lo */
     /* Taylor series to degree 13 on |r| <= 0.3466: truncation < 5e-18 relative. */
     double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
+    p = FL_FMA(p, r, 1.0 / 479001600.0);
+    p = FL_FMA(p, r, 1.0 / 39916800.0);
+    p = FL_FMA(p, r, 1.0 / 3628800.0);
+    p = FL_FMA(p, r, 1.0 / 362880.0);
+    p = FL_FMA(p, r, 1.0 / 40320.0);
+    p = FL_FMA(p, r, 1.0 / 5040.0);
+    p = FL_FMA(p, r, 1.0 / 720.0);
+    p = FL_FMA(p, r, 1.0 / 120.0);
+    p = FL_FMA(p, r, 1.0 / 24.0);
+    p = FL_FMA(p, r, 1.0 / 6.0);
+    p = FL_FMA(p, r, 0.5);
+    p = FL_FMA(p, r * r, r) + 1.0;
     double t1 = kf * 0.5 + magic;
     double k1f = t1 - magic;
     double t2 = (kf - k1f) + magic;
@@ -102,17 +113,17 @@ FL_MATH_INLINE double fl_exp(double x)
 FL_MATH_INLINE float fl_expf_nonpos(float x)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
-    float t = x * 1.44269504088896341f + magic;
+    float t = FL_FMAF(x, 1.44269504088896341f, magic);
     float kf = t - magic;
-    float r = x - kf * 0.693359375f;
-    r = r - kf * -2.12194440e-4f;
+    float r = FL_FMAF(kf, -0.693359375f, x);
+    r = FL_FMAF(kf, 2.12194440e-4f, r);
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
+    p = FL_FMAF(p, r, 1.3981999507e-3f);
+    p = FL_FMAF(p, r, 8.3334519073e-3f);
+    p = FL_FMAF(p, r, 4.1665795894e-2f);
+    p = FL_FMAF(p, r, 1.6666665459e-1f);
+    p = FL_FMAF(p, r, 5.0000001201e-1f);
+    p = FL_FMAF(p, r * r, r) + 1.0f;
     float s = fl_f32_from_bits((fl_f32_bits(t) - fl_f32_bits(magic) + 127) << 23);
     float y = p * s;
     return kf < -126.0f ? 0.0f : y;
@@ -121,23 +132,23 @@ FL_MATH_INLINE float fl_expf_nonpos(float x)
 FL_MATH_INLINE double fl_exp_nonpos(double x)
 {
     const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    double t = x * 1.4426950408889634074 + magic;
+    double t = FL_FMA(x, 1.4426950408889634074, magic);
     double kf = t - magic;
-    double r = x - kf * 6.93147180369123816490e-01;
-    r = r - kf * 1.90821492927058770002e-10;
+    double r = FL_FMA(kf, -6.93147180369123816490e-01, x);
+    r = FL_FMA(kf, -1.90821492927058770002e-10, r);
     double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * (r * r) + r + 1.0;
+    p = FL_FMA(p, r, 1.0 / 479001600.0);
+    p = FL_FMA(p, r, 1.0 / 39916800.0);
+    p = FL_FMA(p, r, 1.0 / 3628800.0);
+    p = FL_FMA(p, r, 1.0 / 362880.0);
+    p = FL_FMA(p, r, 1.0 / 40320.0);
+    p = FL_FMA(p, r, 1.0 / 5040.0);
+    p = FL_FMA(p, r, 1.0 / 720.0);
+    p = FL_FMA(p, r, 1.0 / 120.0);
+    p = FL_FMA(p, r, 1.0 / 24.0);
+    p = FL_FMA(p, r, 1.0 / 6.0);
+    p = FL_FMA(p, r, 0.5);
+    p = FL_FMA(p, r * r, r) + 1.0;
     double s = fl_f64_from_bits((fl_f64_bits(t) - fl_f64_bits(magic) + 1023) << 52);
     double y = p * s;
     return kf < -1022.0 ? 0.0 : y;
@@ -161,8 +172,8 @@ FL_MATH_INLINE float fl_logf(float x)
     float s = f / (2.0f + f);
     float z = s * s;
     float w = z * z;
-    float t1 = w * (0.40000972152f + w * 0.24279078841f);
-    float t2 = z * (0.66666662693f + w * 0.28498786688f);
+    float t1 = w * FL_FMAF(w, 0.24279078841f, 0.40000972152f);
+    float t2 = z * FL_FMAF(w, 0.28498786688f, 0.66666662693f);
     float R = t2 + t1;
     float hfsq = 0.5f * f * f;
     float kf = (float)k;
@@ -191,8 +202,8 @@ FL_MATH_INLINE double fl_log(double x)
     double s = f / (2.0 + f);
     double z = s * s;
     double w = z * z;
-    double t1 = w * (3.999999999940941908e-01 + w * (2.222219843214978396e-01 + w * 1.531383769920937332e-01));
-    double t2 = z * (6.666666666666735130e-01 + w * (2.857142874366239149e-01 + w * (1.818357216161805012e-01 + w * 1.479819860511658591e-01)));
+    double t1 = w * FL_FMA(w, FL_FMA(w, 1.531383769920937332e-01, 2.222219843214978396e-01), 3.999999999940941908e-01);
+    double t2 = z * FL_FMA(w, FL_FMA(w, FL_FMA(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 2.857142874366239149e-01), 6.666666666666735130e-01);
     double R = t2 + t1;
     double hfsq = 0.5 * f * f;
     double r = s * (hfsq + R) + kf * 1.90821492927058770002e-10 - hfsq + f + kf * 6.93147180369123816490e-01;
