@@ -220,6 +220,7 @@ int fl_cross_entropy(int dsz, const fl_ce_args *in, double *value)
     if (a.s < 1)
         a.s = 1;
     a.class_w_sum = a.class_w ? fl_sum_array(dsz, a.class_w, a.c) : (double)a.c;
+    a.pos_w = 0;
     /* mean: index targets divide by the summed weight w[y] * sw of the positions not
      * ignored (PyTorch's rule); probability targets by the summed weight of positions. */
     double denom = 0.0;
@@ -311,6 +312,7 @@ int fl_rowwise(int op, int dsz, const fl_row_args *in, double *value)
     if (a.s < 1)
         a.s = 1;
     a.class_w_sum = a.class_w ? fl_sum_array(dsz, a.class_w, a.c) : (double)a.c;
+    a.pos_w = 0;
     double denom = 0.0;
     if (a.reduction == FL_MEAN) {
         if (a.denom == FL_DEN_ROWS || !a.target)

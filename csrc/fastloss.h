@@ -51,6 +51,7 @@ typedef struct {
     void *grad;               /* (n, c, s) or NULL for the value only; may equal x */
     int n_threads;
     double class_w_sum;       /* filled by the driver */
+    const void *pos_w;        /* internal (set by the kernels): per-position sample weights */
 } fl_ce_args;
 
 /* Element-wise losses over the input seen as (n, m): n samples of m elements. */
@@ -93,6 +94,7 @@ typedef struct {
     void *grad, *grad2, *grad3; /* (n, c, s) for x, x2, x3, or NULL; given together */
     int n_threads;
     double class_w_sum;       /* filled by the driver */
+    const void *pos_w;        /* internal (set by the kernels): per-position sample weights */
 } fl_row_args;
 
 /* The divisor of "mean" for row-wise losses (times the sample weight where given):

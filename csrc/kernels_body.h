@@ -286,7 +286,7 @@ FL_ALWAYS_INLINE double FN(ce_row_soft_online)(const fl_ce_args *a, int64_t i, d
  * row max from a per-value shift array). */
 #define FL_CE_CACHED_ROW 65536
 #define FL_CE_TILE_C 32
-#define FL_CE_TILE 512
+#define FL_CE_TILE 256
 
 #ifndef FL_CE_STAT_DEFINED
 #define FL_CE_STAT_DEFINED
@@ -388,9 +388,10 @@ FL_ALWAYS_INLINE double FN(ce_expsum)(const REAL *x, int64_t C, REAL mu, REAL *e
 /* The row's value (times the sample weight sw) from its statistics, and the gradient's
  * coefficients: g_j = As e_j - B w_j t'_j (soft) or As e_j - B w_j, then g_y -= Cy
  * (index).  Formulas as ce_row_index_online / ce_row_soft_online. */
-FL_ALWAYS_INLINE double FN(ce_post)(const fl_ce_args *a, const fl_ce_stat *st, int soft,
+FL_ALWAYS_INLINE double FN(ce_post)(const fl_ce_args *a, fl_ce_stat sv, int soft,
                                     double sw, double gscale, REAL *As, REAL *B, REAL *Cy)
 {
+    const fl_ce_stat *st = &sv;
     const double ls = a->label_smoothing, z = a->z_loss, C = (double)a->c;
     const double lse = st->mu + fl_log(st->s);
     const double coef = sw * gscale;
@@ -487,7 +488,7 @@ FL_ALWAYS_INLINE double FN(ce_row)(const fl_ce_args *a, int64_t i, double gscale
     st.s = g ? FN(ce_expsum)(x, C, (REAL)st.mu, g, 1) : FN(ce_expsum)(x, C, (REAL)st.mu, 0, 0);
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
     REAL As, B, Cy;
-    const double loss = FN(ce_post)(a, &st, t != 0, sw, gscale, &As, &B, &Cy);
+    const double loss = FN(ce_post)(a, st, t != 0, sw, gscale, &As, &B, &Cy);
     if (lo)
         *lo = (REAL)loss;
     if (g)
@@ -495,52 +496,44 @@ FL_ALWAYS_INLINE double FN(ce_row)(const fl_ce_args *a, int64_t i, double gscale
     return loss;
 }
 
-/* Rows [r0, r0 + R) of few classes, R * C <= FL_CE_TILE. */
+/* Rows [r0, r0 + R) of few classes, R * C <= FL_CE_TILE, R <= FL_KD_MAX: transposed into
+ * a (C, R) buffer, they are R positions of one K-dimensional sample (ce_kd_seg, below,
+ * with per-position sample weights), whose loops run over the positions at full vector
+ * width; the gradient is transposed back. */
+FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0, int64_t L,
+                                      double gscale);
+
+FL_ALWAYS_INLINE void FN(transpose)(REAL *dst, const REAL *src, int64_t rows, int64_t cols)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t k = 0; k < cols; k++)
+            dst[k * rows + i] = src[i * cols + k];
+}
+
 FL_ALWAYS_INLINE double FN(ce_tile)(const fl_ce_args *a, int64_t r0, int64_t R, double gscale)
 {
-    const int64_t C = a->c, K = R * C;
-    const REAL *x = (const REAL *)a->x + r0 * C;
-    const REAL *t = a->target ? 0 : (const REAL *)a->soft + r0 * C;
-    REAL *g = a->grad ? (REAL *)a->grad + r0 * C : 0;
-    REAL *lo = a->loss_out ? (REAL *)a->loss_out + r0 : 0;
-    fl_ce_stat st[FL_CE_TILE];
-    REAL sh[FL_CE_TILE], eb[FL_CE_TILE];
-    REAL *e = g ? g : eb;
-    int any = 0;
-    for (int64_t i = 0; i < R; i++) {
-        any |= FN(ce_pre)(a, x + i * C, t ? t + i * C : 0, a->target ? a->target[r0 + i] : -1,
-                          &st[i]);
-        const REAL mu = (REAL)st[i].mu;
-        for (int64_t j = 0; j < C; j++)
-            sh[i * C + j] = mu;
+    const int64_t C = a->c;
+    REAL xt[FL_CE_TILE], tt[FL_CE_TILE], gt[FL_CE_TILE];
+    FN(transpose)(xt, (const REAL *)a->x + r0 * C, R, C);
+    fl_ce_args b = *a;
+    b.n = 1;
+    b.s = R;
+    b.x = xt;
+    if (a->soft) {
+        FN(transpose)(tt, (const REAL *)a->soft + r0 * C, R, C);
+        b.soft = tt;
     }
-    if (any) {
-#pragma omp simd
-        for (int64_t k = 0; k < K; k++)   /* HOT */
-            e[k] = EXP_NP(x[k] - sh[k]);
-    }
-    double acc = 0.0;
-    for (int64_t i = 0; i < R; i++) {
-        REAL *ei = e + i * C;
-        if (!t && st[i].y < 0) {
-            if (g)
-                FN(ce_zero)(ei, C);
-            if (lo)
-                lo[i] = 0;
-            continue;
-        }
-        double s = 0.0;
-        for (int64_t j = 0; j < C; j++)
-            s += (double)ei[j];
-        st[i].s = s;
-        const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[r0 + i] : 1.0;
-        REAL As, B, Cy;
-        const double loss = FN(ce_post)(a, &st[i], t != 0, sw, gscale, &As, &B, &Cy);
-        if (lo)
-            lo[i] = (REAL)loss;
-        acc += loss;
-        if (g)
-            FN(ce_grad)(a, ei, ei, t ? t + i * C : 0, st[i].y, As, B, Cy);
+    b.target = a->target ? a->target + r0 : 0;
+    b.pos_w = a->sample_w ? (const REAL *)a->sample_w + r0 : 0;
+    b.sample_w = 0;
+    b.loss_out = a->loss_out ? (REAL *)a->loss_out + r0 : 0;
+    b.grad = a->grad ? gt : 0;
+    const double acc = FN(ce_kd_seg)(&b, 0, 0, R, gscale);
+    if (a->grad) {
+        REAL *g = (REAL *)a->grad + r0 * C;
+        for (int64_t k = 0; k < C; k++)
+            for (int64_t i = 0; i < R; i++)
+                g[i * C + k] = gt[k * R + i];
     }
     return acc;
 }
@@ -564,7 +557,8 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     REAL *lo = a->loss_out ? (REAL *)a->loss_out + i * S + p0 : 0;
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
     const double ls = a->label_smoothing, z = a->z_loss;
-    const double coef = sw * gscale;
+    /* per-position sample weights: the tile path (ce_tile) lays rows out as positions */
+    const REAL *pw = a->pos_w ? (const REAL *)a->pos_w + p0 : 0;
     double wy[FL_KD_MAX], xy[FL_KD_MAX];
     int64_t yy[FL_KD_MAX];
     double acc = 0.0;
@@ -579,7 +573,8 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     }
     if (a->nll) {
         for (int64_t j = 0; j < L; j++) {
-            const double l = yy[j] >= 0 ? -sw * wy[j] * xy[j] : 0.0;
+            const double swj = pw ? (double)pw[j] : sw;
+            const double l = yy[j] >= 0 ? -swj * wy[j] * xy[j] : 0.0;
             if (lo)
                 lo[j] = (REAL)l;
             acc += l;
@@ -593,7 +588,7 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
             }
             for (int64_t j = 0; j < L; j++)
                 if (yy[j] >= 0)
-                    g[yy[j] * S + j] = (REAL)(-coef * wy[j]);
+                    g[yy[j] * S + j] = (REAL)(-(pw ? (double)pw[j] : sw) * gscale * wy[j]);
         }
         return acc;
     }
@@ -617,28 +612,41 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     for (int64_t j = 0; j < L; j++)
         mu[j] = mx[j] == -(REAL)__builtin_inf() ? (REAL)0 : mx[j];
     const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
+    /* exp(x - max) is stored into the gradient (read back by the gradient pass: one exp
+     * per value); x is read before it is written at the same place (g may be x) */
     for (int64_t k = 0; k < C; k++) {
         const REAL *xk = x + k * S;
+        REAL *ek = g ? g + k * S : 0;
         const REAL wk = cw ? cw[k] : (REAL)1;
         if (soft) {
             const REAL *tk = soft + k * S;
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
                 const REAL wt = wk * (a1 * tk[j] + a0);
-                se[j] += (double)EXP_NP(xk[j] - mu[j]);
+                const REAL e = EXP_NP(xk[j] - mu[j]);
+                if (ek)
+                    ek[j] = e;
+                se[j] += (double)e;
                 T[j] += (double)wt;
                 sx[j] += (double)(wt * xk[j]);
             }
         } else if (ls > 0.0) {
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
-                se[j] += (double)EXP_NP(xk[j] - mu[j]);
+                const REAL e = EXP_NP(xk[j] - mu[j]);
                 sx[j] += (double)(wk * xk[j]);
+                if (ek)
+                    ek[j] = e;
+                se[j] += (double)e;
             }
         } else {
 #pragma omp simd
-            for (int64_t j = 0; j < L; j++)   /* HOT */
-                se[j] += (double)EXP_NP(xk[j] - mu[j]);
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                const REAL e = EXP_NP(xk[j] - mu[j]);
+                if (ek)
+                    ek[j] = e;
+                se[j] += (double)e;
+            }
         }
     }
     /* per position: the value, and the gradient's coefficients A (of p) and B (of w t'),
@@ -654,7 +662,8 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
             double A = T[j];
             l += z > 0.0 ? z * lse * lse : 0.0;
             A += z > 0.0 ? 2.0 * z * lse : 0.0;
-            l *= sw;
+            const double swj = pw ? (double)pw[j] : sw, coef = swj * gscale;
+            l *= swj;
             As[j] = (REAL)(coef * A / se[j]);
             Bs[j] = (REAL)coef;
             vm[j] = 1;
@@ -672,7 +681,8 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
             l += ls > 0.0 ? lsC * (W * lse - sx[j]) : 0.0;
             l += z > 0.0 ? z * wy[j] * lse * lse : 0.0;
             A += z > 0.0 ? 2.0 * z * wy[j] * lse : 0.0;
-            l = valid ? l * sw : 0.0;
+            const double swj = pw ? (double)pw[j] : sw, coef = swj * gscale;
+            l = valid ? l * swj : 0.0;
             As[j] = valid ? (REAL)(coef * A / se[j]) : (REAL)0;
             Bs[j] = valid ? (REAL)(coef * lsC) : (REAL)0;
             vm[j] = (REAL)valid;
@@ -684,18 +694,17 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     if (!g)
         return acc;
     for (int64_t k = 0; k < C; k++) {
-        const REAL *xk = x + k * S;
         REAL *gk = g + k * S;
         const REAL wk = cw ? cw[k] : (REAL)1;
         if (soft) {
             const REAL *tk = soft + k * S;
 #pragma omp simd
             for (int64_t j = 0; j < L; j++)   /* HOT */
-                gk[j] = As[j] * EXP_NP(xk[j] - mu[j]) - Bs[j] * wk * (a1 * tk[j] + a0);
+                gk[j] = As[j] * gk[j] - Bs[j] * wk * (a1 * tk[j] + a0);
         } else {
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
-                const REAL v = As[j] * EXP_NP(xk[j] - mu[j]) - Bs[j] * wk;
+                const REAL v = As[j] * gk[j] - Bs[j] * wk;
                 gk[j] = vm[j] != 0 ? v : (REAL)0;
             }
         }
@@ -703,7 +712,7 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     if (!soft)
         for (int64_t j = 0; j < L; j++)
             if (yy[j] >= 0)
-                g[yy[j] * S + j] -= (REAL)(coef * (1.0 - ls) * wy[j]);
+                g[yy[j] * S + j] -= (REAL)((pw ? (double)pw[j] : sw) * gscale * (1.0 - ls) * wy[j]);
     return acc;
 }
 
