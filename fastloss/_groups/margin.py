@@ -99,9 +99,7 @@ def prepare_multi_margin_loss(input, target, p, margin, weight, sample_weight):
         raise ValueError(f"target: class indices for input {ck.shape_str(x.shape)} must have "
                          f"shape ({n},){'' if batched else ' or ()'}, got "
                          f"{ck.shape_str(t.shape)}")
-    if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
-    t64 = np.ascontiguousarray(t, dtype=np.int64).reshape(n)
+    t64 = L.int64_targets(t, c).reshape(n)
     bad = _kernels.find_bad_class_index(t64, c, 0)   # 0 is a valid class: nothing ignored
     if bad >= 0:
         raise ValueError(f"target: class index {t64[bad]} at position {bad} is out of range "
