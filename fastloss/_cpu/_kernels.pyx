@@ -11,6 +11,7 @@ acquisition per argument per call, which dominates small calls); each call still
 the dtype and contiguity it relies on, so a misuse raises instead of reading bad memory.
 The GIL is released while a kernel runs.
 """
+from libc.string cimport memset
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
                           uint64_t, INT64_MAX)
 cimport numpy as cnp
@@ -168,6 +169,7 @@ def cross_entropy(cnp.ndarray x not None, object target, object soft, object cla
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ce_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     if cnp.PyArray_NDIM(x) != 2 or s < 1 or cnp.PyArray_DIM(x, 1) % s != 0:
         raise ValueError("internal: x must be 2-D (n, c * s)")
     a.n = cnp.PyArray_DIM(x, 0)
@@ -327,14 +329,12 @@ cdef object _class_index_fast(int mode, object out, object input, object target,
                 return None
     loss_out = cnp.PyArray_EMPTY(1, &n, tn, 0) if reduction == 0 else None
     cdef fl_ce_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     a.n = n
     a.c = c
     a.s = 1
     a.x = cnp.PyArray_DATA(x)
-    a.target = tp
-    a.soft = NULL
-    a.class_w = NULL
-    a.sample_w = NULL
+    a.target = tp                # no soft targets, class or sample weights: NULL
     a.ignore_index = ignore_index
     a.label_smoothing = label_smoothing
     a.z_loss = z_loss
@@ -343,7 +343,6 @@ cdef object _class_index_fast(int mode, object out, object input, object target,
     a.loss_out = NULL if loss_out is None else cnp.PyArray_DATA(<cnp.ndarray>loss_out)
     a.grad = NULL if grad is None else cnp.PyArray_DATA(<cnp.ndarray>grad)
     a.n_threads = n_threads
-    a.class_w_sum = 0.0
     cdef double v = _ce_run(4 if tn == cnp.NPY_FLOAT32 else 8, &a)
     cdef float f
     if loss_out is not None:
@@ -387,6 +386,7 @@ cdef double _bce(cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ew_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     cdef double value = 0.0
     cdef int rc
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_SIZE(t) != cnp.PyArray_SIZE(x):
@@ -443,6 +443,7 @@ def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, in
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ew_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     cdef double value = 0.0
     cdef int rc
     if cnp.PyArray_NDIM(x) != 2:
@@ -491,6 +492,7 @@ def rowwise(int op, cnp.ndarray x not None, int64_t s, object x2, object x3, obj
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_row_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     cdef double value = 0.0
     cdef int rc
     if cnp.PyArray_NDIM(x) != 2 or s < 1 or cnp.PyArray_DIM(x, 1) % s != 0:
