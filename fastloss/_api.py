@@ -97,7 +97,7 @@ def _reference(spec, mode, out, inputs, params, reduction, red, sample_weight):
     if out is not None:
         out = _outs(out, call)
     shapes = (call.shape,) + tuple(s for _, s in call.more)
-    value, g = spec.reference(**call.ref, reduction=reduction)
+    value, g = spec.reference(**call.ref(), reduction=reduction)
     value = np.asarray(value, dtype=dtype)[()] if red == 0 else dtype.type(value)
     if mode == VALUE:
         return value
@@ -126,7 +126,10 @@ def _compiled(spec, mode, out, inputs, params, red, sample_weight, nt):
     elif out is not None:
         grad = out
     elif call.more:
-        grad = tuple([np.empty(call.shape, dtype)] + [np.empty(s, dtype) for _, s in call.more])
+        grad = [np.empty(call.shape, dtype)]
+        for _, shape in call.more:
+            grad.append(np.empty(shape, dtype))
+        grad = tuple(grad)
     else:
         grad = np.empty(call.shape, dtype)
     v = call.cpu(red, loss_out, grad, nt)

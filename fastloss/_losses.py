@@ -2,8 +2,9 @@
 
 Each ``prepare_*`` function checks what is specific to its loss (shapes, target domain,
 weights), then returns a :class:`Call`: the kernel's input array, the shapes of the
-gradient and of the per-sample values, a closure that runs the CPU kernel, and the
-keyword arguments of the reference implementation.  Scalar options have already been
+gradient and of the per-sample values, a closure that runs the CPU kernel, and one that
+builds the keyword arguments of the reference implementation (called for
+backend="numpy" only).  Scalar options have already been
 checked against the loss table by the API layer.
 """
 import math
@@ -29,7 +30,7 @@ class Call:
         # cpu(reduction, loss_out, grad, n_threads) -> float; grad is None, an array of
         # the input's shape, or (with `more`) a tuple of one array per differentiable input
         self.cpu = cpu
-        self.ref = ref                  # keyword arguments of the reference function
+        self.ref = ref                  # () -> keyword arguments of the reference function
         self.reads = reads              # the other arrays the kernel reads (overlap check)
         # further differentiable inputs: (kernel array, public shape) each, in order
         self.more = more
@@ -71,6 +72,11 @@ def _class_targets(t, x, n, c, s, ignore_index, batched):
     return t64
 
 
+def _reference_sample_weight(sw, batched):
+    """The reference's sample_weight of a class input: (N,), or () for one sample."""
+    return None if sw is None else (sw if batched else sw.reshape(()))
+
+
 def _class_input(input, what="(N, C)"):
     """A class-score input (C,), (N, C) or (N, C, d1, ..., dk): (x, n, c, s, batched)."""
     x = ck.float_input(input, "input")
@@ -109,8 +115,7 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
     t = target if type(target) is np.ndarray else np.asarray(target)
     if t.dtype.kind in "iu":
         t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
-        soft = None
-        target_ref = t64.reshape(t.shape)
+        soft = target_ref = None   # the reference's target: t64 in t's shape
     elif t.dtype.kind == "f":
         if t.shape != x.shape:
             raise ValueError(f"target: class probabilities must have the input's shape "
@@ -135,9 +140,11 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
         return _kernels.cross_entropy(x2, t64, soft, w, swk, ignore_index, label_smoothing, red,
                                       loss_out, grad, nt, sk, z_loss)
 
-    ref = dict(input=x, target=target_ref, weight=w, ignore_index=ignore_index,
-               label_smoothing=label_smoothing, z_loss=z_loss,
-               sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
+    def ref():
+        return dict(input=x, target=t64.reshape(t.shape) if target_ref is None else target_ref,
+                    weight=w, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                    z_loss=z_loss, sample_weight=_reference_sample_weight(sw, batched))
+
     value_shape = ((n,) + x.shape[2:]) if batched else ()
     return Call(x2, x.shape, value_shape, cpu, ref, (t64, soft, w, sw))
 
@@ -157,8 +164,10 @@ def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):
         return _kernels.cross_entropy(x2, t64, None, w, swk, ignore_index, 0.0, red,
                                       loss_out, grad, nt, sk, 0.0, True)
 
-    ref = dict(input=x, target=t64.reshape(t.shape), weight=w, ignore_index=ignore_index,
-               sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
+    def ref():
+        return dict(input=x, target=t64.reshape(t.shape), weight=w, ignore_index=ignore_index,
+                    sample_weight=_reference_sample_weight(sw, batched))
+
     value_shape = ((n,) + x.shape[2:]) if batched else ()
     return Call(x2, x.shape, value_shape, cpu, ref, (t64, w, sw))
 
@@ -234,8 +243,9 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
         return _kernels.binary_cross_entropy_with_logits(x2, t2, w, wl or 0, pw, pwl or 0, sw, red,
                                                          loss_out, grad, nt)
 
-    ref = dict(input=x, target=t, sample_weight=sw, weight=w_ref, pos_weight=pw_ref)
-    return Call(x2, shape, shape, cpu, ref, (t2, w, pw, sw))
+    return Call(x2, shape, shape, cpu, lambda: dict(input=x, target=t, sample_weight=sw,
+                                                    weight=w_ref, pos_weight=pw_ref),
+                (t2, w, pw, sw))
 
 
 def same_shape_weight(weight, shape, dtype):
@@ -253,7 +263,8 @@ def same_shape_weight(weight, shape, dtype):
 def prepare_mse_loss(input, target, weight, sample_weight):
     x, t, n, m, sw = _elementwise(input, target, sample_weight)
     w, wl = same_shape_weight(weight, x.shape, x.dtype)
-    return ew_call("mse_loss", x, t, sw, (), dict(input=x, target=t, weight=w, sample_weight=sw),
+    return ew_call("mse_loss", x, t, sw, (),
+                   lambda: dict(input=x, target=t, weight=w, sample_weight=sw),
                    w=None if w is None else w.reshape(n, m), w_layout=wl, w_denom=True)
 
 
@@ -315,6 +326,7 @@ def row_call(op, x, n, c, sw, params, ref, *, s=1, x2=None, x3=None, target=None
         return _kernels.rowwise(code, xk, s, xk2, xk3, target, tk, rt, class_w, sw, params,
                                 ignore_index, denom, red, loss_out, g1, g2, g3, nt)
 
-    more = tuple((a, orig.shape) for a, orig in ((xk2, x2), (xk3, x3)) if a is not None)
+    more = () if xk2 is None else ((xk2, x2.shape),) if xk3 is None else \
+        ((xk2, x2.shape), (xk3, x3.shape))
     reads = (target, tk, rt, class_w, sw)
     return Call(xk, x.shape, (n,) if value_shape is None else value_shape, cpu, ref, reads, more)
