@@ -1,8 +1,9 @@
 """The Loss object: argument checks, reduction, dispatch to a backend.
 
 Every public loss is a :class:`Loss` built from its entry in the loss table.  Its three
-entry points have the exact signature of the table entry (generated once, so calling one
-costs a plain Python call, not a signature bind):
+entry points have the exact signature of the table entry and are generated once from it,
+with the checks of the scalar options as straight-line code, so that a small call costs a
+few microseconds (see _generate):
 
     loss(input, target, ...)                       -> value
     loss.value_and_grad(input, target, ..., out=)  -> (value, grad), from one fused pass
@@ -15,7 +16,7 @@ import numpy as np
 from . import _checks as ck
 from ._cpu import _kernels
 
-VALUE, VALUE_AND_GRAD, GRAD = 0, 1, 2
+VALUE, VALUE_AND_GRAD, GRAD = 0, 1, 2    # also the mode codes of the binding's fast paths
 MAX_THREADS = 4096
 
 _COMMON_DOC = """
@@ -63,20 +64,14 @@ def threads(n_threads):
     return default + 1 + n
 
 
-def _check_params(spec, params):
-    out = []
-    for p, v in zip(spec.all_params(), params):
-        if p.kind == "float":
-            v = ck.number(v, p.name, p.low, p.high, p.low_open, p.high_open)
-        elif p.kind == "int":
-            v = ck.integer(v, p.name, -2**63 if p.low is None else p.low,
-                           2**63 - 1 if p.high is None else p.high)
-        elif p.kind == "bool":
-            v = ck.boolean(v, p.name)
-        elif p.kind == "choice":
-            v = ck.choice(v, p.name, p.choices)
-        out.append(v)
-    return out
+def _use_reference(backend):
+    """Whether a `backend` other than "auto"/"cpu" (those the entry points test first) asks
+    for the NumPy reference; raises for anything else."""
+    be = ck.backend(backend)
+    if be == "cuda":
+        raise ValueError("backend: 'cuda' is not available in this version; use 'auto', "
+                         "'cpu' or 'numpy'")
+    return be == "numpy"
 
 
 def _outs(out, call):
@@ -95,45 +90,48 @@ def _outs(out, call):
     return out
 
 
-def _run(spec, mode, out, inputs, params, reduction, sample_weight, backend, n_threads):
-    red = ck.reduction(reduction, spec.reductions)
-    be = ck.backend(backend)
-    if be == "cuda":
-        raise ValueError("backend: 'cuda' is not available in this version; use 'auto', "
-                         "'cpu' or 'numpy'")
-    nt = threads(n_threads)
-    call = spec.prepare(*inputs, *_check_params(spec, params), sample_weight)
+def _reference(spec, mode, out, inputs, params, reduction, red, sample_weight):
+    """A call on the NumPy reference (backend="numpy"), after the same checks."""
+    call = spec.prepare(*inputs, *params, sample_weight)
     dtype = call.dtype
     if out is not None:
         out = _outs(out, call)
     shapes = (call.shape,) + tuple(s for _, s in call.more)
-
-    if be == "numpy":
-        value, g = spec.reference(**call.ref, reduction=reduction)
-        value = np.asarray(value, dtype=dtype)[()] if red == 0 else dtype.type(value)
-        if mode == VALUE:
-            return value
-        gs = g if call.more else (g,)
-        outs = (out if out is not None else (None,) * len(shapes)) if call.more else (out,)
-        res = []
-        for gk, ok, shape in zip(gs, outs, shapes):
-            if ok is not None:
-                ok[...] = gk
-                res.append(ok)
-            else:
-                res.append(np.asarray(gk, dtype=dtype).reshape(shape))
-        g = (out if out is not None else tuple(res)) if call.more else res[0]
-        return g if mode == GRAD else (value, g)
-
-    loss_out = np.empty(call.value_shape, dtype=dtype) if red == 0 else None
-    grad = None
-    if mode != VALUE:
-        if out is not None:
-            grad = out
-        elif call.more:
-            grad = tuple(np.empty(shape, dtype=dtype) for shape in shapes)
+    value, g = spec.reference(**call.ref(), reduction=reduction)
+    value = np.asarray(value, dtype=dtype)[()] if red == 0 else dtype.type(value)
+    if mode == VALUE:
+        return value
+    gs = g if call.more else (g,)
+    outs = (out if out is not None else (None,) * len(shapes)) if call.more else (out,)
+    res = []
+    for gk, ok, shape in zip(gs, outs, shapes):
+        if ok is not None:
+            ok[...] = gk
+            res.append(ok)
         else:
-            grad = np.empty(call.shape, dtype=dtype)
+            res.append(np.asarray(gk, dtype=dtype).reshape(shape))
+    g = (out if out is not None else tuple(res)) if call.more else res[0]
+    return g if mode == GRAD else (value, g)
+
+
+def _compiled(spec, mode, out, inputs, params, red, sample_weight, nt):
+    """A call on the compiled kernels (the general path: any shape, option and layout)."""
+    call = spec.prepare(*inputs, *params, sample_weight)
+    dtype = call.dtype
+    if out is not None:
+        out = _outs(out, call)
+    loss_out = np.empty(call.value_shape, dtype) if red == 0 else None
+    if mode == VALUE:
+        grad = None
+    elif out is not None:
+        grad = out
+    elif call.more:
+        grad = [np.empty(call.shape, dtype)]
+        for _, shape in call.more:
+            grad.append(np.empty(shape, dtype))
+        grad = tuple(grad)
+    else:
+        grad = np.empty(call.shape, dtype)
     v = call.cpu(red, loss_out, grad, nt)
     value = loss_out[()] if red == 0 else dtype.type(v)
     if mode == VALUE:
@@ -141,21 +139,81 @@ def _run(spec, mode, out, inputs, params, reduction, sample_weight, backend, n_t
     return grad if mode == GRAD else (value, grad)
 
 
+def _check_source(p, ns):
+    """Source lines that check scalar parameter `p` in place: a test of the common case
+    (an exact float, int, bool or string already in range), else the full check of
+    _checks, which converts the value or raises naming the argument."""
+    v = p.name
+    if p.kind == "array":
+        return []
+    if p.kind == "bool":
+        return [f"    if {v} is not True and {v} is not False:",
+                f"        {v} = _ck.boolean({v}, {v!r})"]
+    if p.kind == "choice":
+        ns[f"_choices_{v}"] = p.choices
+        return [f"    if {v}.__class__ not in _PLAIN or {v} not in _choices_{v}:",
+                f"        {v} = _ck.choice({v}, {v!r}, _choices_{v})"]
+    if p.kind == "int":
+        ns[f"_lo_{v}"] = -2**63 if p.low is None else p.low
+        ns[f"_hi_{v}"] = 2**63 - 1 if p.high is None else p.high
+        return [f"    if {v}.__class__ is not int or not _lo_{v} <= {v} <= _hi_{v}:",
+                f"        {v} = _ck.integer({v}, {v!r}, _lo_{v}, _hi_{v})"]
+    assert p.kind == "float", p
+    ns[f"_args_{v}"] = (p.low, p.high, p.low_open, p.high_open)
+    conds = []
+    if p.low is not None:
+        ns[f"_lo_{v}"] = p.low
+        conds.append(f"_lo_{v} {'<' if p.low_open else '<='} {v}")
+    if p.high is not None:
+        ns[f"_hi_{v}"] = p.high
+        conds.append(f"{v} {'<' if p.high_open else '<='} _hi_{v}")
+    if not conds:
+        conds.append(f"{v} == {v}")          # not NaN
+    return [f"    if {v}.__class__ is not float or not ({' and '.join(conds)}):",
+            f"        {v} = _ck.number({v}, {v!r}, *_args_{v})"]
+
+
 def _generate(spec, mode):
-    """Source of an entry point with the loss's exact signature."""
+    """An entry point with the loss's exact signature, its checks in straight-line code.
+
+    In order, as every entry point checks them: reduction, backend, n_threads, then the
+    scalar parameters of the table entry, then (in spec.prepare) the arrays.  The common
+    case of each check is one type test and a comparison; anything else goes through the
+    full check in _checks.  Then the call goes to the reference, to the loss's fast path
+    (spec.fast: the common case whole, or None to decline) or to the general path."""
     sig = [f"{p.name}={p.default!r}" for p in spec.signature_params()]
     names = [p.name for p in spec.all_params()]
     kw = [f"{p.name}={p.default!r}" for p in spec.keyword_only]
     kw += ["sample_weight=None", "backend='auto'", "n_threads=None"]
     if mode != VALUE:
         kw.append("out=None")
+    out = "out" if mode != VALUE else "None"
     inputs = ", ".join(spec.inputs)
-    src = (f"def {spec.name}({inputs}, {', '.join(sig + ['*'] + kw)}):\n"
-           f"    return _run(_spec, {mode}, {'out' if mode != VALUE else 'None'}, "
-           f"({inputs},), ({''.join(n + ', ' for n in names)}), reduction, sample_weight, "
-           f"backend, n_threads)\n")
-    ns = {"_run": _run, "_spec": spec}
-    exec(compile(src, f"<fastloss.{spec.name}>", "exec"), ns)
+    params = "".join(n + ", " for n in names)
+    ns = {"_spec": spec, "_ck": ck, "_REDS": {r: ck.REDUCTIONS[r] for r in spec.reductions},
+          "_ALLOWED": spec.reductions, "_CPU": frozenset(("auto", "cpu")),
+          "_PLAIN": frozenset((str, int, float)), "_use_reference": _use_reference,
+          "_max_threads": _kernels.max_threads, "_threads": threads,
+          "_reference": _reference, "_compiled": _compiled, "_fast": spec.fast}
+    lines = [f"def {spec.name}({inputs}, {', '.join(sig + ['*'] + kw)}):",
+             "    _red = _REDS.get(reduction) if reduction.__class__ is str else None",
+             "    if _red is None:",
+             "        _red = _ck.reduction(reduction, _ALLOWED)",
+             "    _numpy = (backend.__class__ is not str or backend not in _CPU) and "
+             "_use_reference(backend)",
+             "    _nt = _max_threads() if n_threads is None else _threads(n_threads)"]
+    for p in spec.all_params():
+        lines += _check_source(p, ns)
+    lines += ["    if _numpy:",
+              f"        return _reference(_spec, {mode}, {out}, ({inputs},), ({params}), "
+              "reduction, _red, sample_weight)"]
+    if spec.fast is not None:
+        lines += [f"    _r = _fast({mode}, {out}, {inputs}, {params}sample_weight, _red, _nt)",
+                  "    if _r is not None:",
+                  "        return _r"]
+    lines.append(f"    return _compiled(_spec, {mode}, {out}, ({inputs},), ({params}), _red, "
+                 "sample_weight, _nt)")
+    exec(compile("\n".join(lines) + "\n", f"<fastloss.{spec.name}>", "exec"), ns)
     fn = ns[spec.name]
     fn.__module__ = "fastloss"
     return fn

@@ -2,10 +2,13 @@
 
 Each ``prepare_*`` function checks what is specific to its loss (shapes, target domain,
 weights), then returns a :class:`Call`: the kernel's input array, the shapes of the
-gradient and of the per-sample values, a closure that runs the CPU kernel, and the
-keyword arguments of the reference implementation.  Scalar options have already been
+gradient and of the per-sample values, a closure that runs the CPU kernel, and one that
+builds the keyword arguments of the reference implementation (called for
+backend="numpy" only).  Scalar options have already been
 checked against the loss table by the API layer.
 """
+import math
+
 import numpy as np
 
 from . import _checks as ck
@@ -27,13 +30,32 @@ class Call:
         # cpu(reduction, loss_out, grad, n_threads) -> float; grad is None, an array of
         # the input's shape, or (with `more`) a tuple of one array per differentiable input
         self.cpu = cpu
-        self.ref = ref                  # keyword arguments of the reference function
+        self.ref = ref                  # () -> keyword arguments of the reference function
         self.reads = reads              # the other arrays the kernel reads (overlap check)
         # further differentiable inputs: (kernel array, public shape) each, in order
         self.more = more
 
 
+def kernel_form(a, shape):
+    """`a` as a kernel reads it: C-contiguous and of `shape` (its own size), a itself
+    when it already is (no copy and no new view on the common path)."""
+    if a.shape == shape and a.flags.c_contiguous:
+        return a
+    return np.asarray(a, order="C").reshape(shape)
+
+
 # --------------------------------------------------------------- cross-entropy ----
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def int64_targets(t, c):
+    """Integer class targets (of any integer dtype) as C-contiguous int64 (t's shape); a
+    uint64 index beyond int64 raises rather than wrapping around."""
+    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _INT64_MAX:
+        raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
+    return np.ascontiguousarray(t, dtype=np.int64)
+
 
 def _class_targets(t, x, n, c, s, ignore_index, batched):
     """Integer class targets of shape (n, d1..dk) as int64 (n * s,), range-checked."""
@@ -41,15 +63,18 @@ def _class_targets(t, x, n, c, s, ignore_index, batched):
     if t.shape != want:
         raise ValueError(f"target: class indices for input {ck.shape_str(x.shape)} must have "
                          f"shape {ck.shape_str(want)}, got {ck.shape_str(t.shape)}")
-    if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
-    t64 = np.ascontiguousarray(t, dtype=np.int64).reshape(n * s)
+    t64 = int64_targets(t, c).reshape(n * s)
     bad = _kernels.find_bad_class_index(t64, c, ignore_index)
     if bad >= 0:
         raise ValueError(f"target: class index {t64[bad]} at flat position {bad} is out of "
                          f"range for {c} classes (valid: 0 to {c - 1}, or ignore_index="
                          f"{ignore_index})")
     return t64
+
+
+def _reference_sample_weight(sw, batched):
+    """The reference's sample_weight of a class input: (N,), or () for one sample."""
+    return None if sw is None else (sw if batched else sw.reshape(()))
 
 
 def _class_input(input, what="(N, C)"):
@@ -59,7 +84,7 @@ def _class_input(input, what="(N, C)"):
         raise ValueError(f"input: expected shape (C,), {what} or (N, C, d1, ..., dk), got ()")
     batched = x.ndim >= 2
     n, c = x.shape[:2] if batched else (1, x.shape[0])
-    s = int(np.prod(x.shape[2:], dtype=np.int64)) if x.ndim > 2 else 1
+    s = math.prod(x.shape[2:]) if x.ndim > 2 else 1
     if c == 0:
         raise ValueError("input: needs at least one class (C >= 1), got C = 0")
     return x, n, c, s, batched
@@ -80,7 +105,7 @@ def _kernel_view(x, n, c, s, sw):
     with no positions (a zero-sized d_k) there is nothing to compute: n = 0 for the kernel."""
     if s == 0:
         return np.empty((0, c), x.dtype), 1, (None if sw is None else sw[:0])
-    return np.asarray(x, order="C").reshape(n, c * s), s, sw
+    return kernel_form(x, (n, c * s)), s, sw
 
 
 def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, z_loss,
@@ -90,8 +115,7 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
     t = target if type(target) is np.ndarray else np.asarray(target)
     if t.dtype.kind in "iu":
         t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
-        soft = None
-        target_ref = t64.reshape(t.shape)
+        soft = target_ref = None   # the reference's target: t64 in t's shape
     elif t.dtype.kind == "f":
         if t.shape != x.shape:
             raise ValueError(f"target: class probabilities must have the input's shape "
@@ -116,9 +140,11 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
         return _kernels.cross_entropy(x2, t64, soft, w, swk, ignore_index, label_smoothing, red,
                                       loss_out, grad, nt, sk, z_loss)
 
-    ref = dict(input=x, target=target_ref, weight=w, ignore_index=ignore_index,
-               label_smoothing=label_smoothing, z_loss=z_loss,
-               sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
+    def ref():
+        return dict(input=x, target=t64.reshape(t.shape) if target_ref is None else target_ref,
+                    weight=w, ignore_index=ignore_index, label_smoothing=label_smoothing,
+                    z_loss=z_loss, sample_weight=_reference_sample_weight(sw, batched))
+
     value_shape = ((n,) + x.shape[2:]) if batched else ()
     return Call(x2, x.shape, value_shape, cpu, ref, (t64, soft, w, sw))
 
@@ -138,8 +164,10 @@ def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):
         return _kernels.cross_entropy(x2, t64, None, w, swk, ignore_index, 0.0, red,
                                       loss_out, grad, nt, sk, 0.0, True)
 
-    ref = dict(input=x, target=t64.reshape(t.shape), weight=w, ignore_index=ignore_index,
-               sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
+    def ref():
+        return dict(input=x, target=t64.reshape(t.shape), weight=w, ignore_index=ignore_index,
+                    sample_weight=_reference_sample_weight(sw, batched))
+
     value_shape = ((n,) + x.shape[2:]) if batched else ()
     return Call(x2, x.shape, value_shape, cpu, ref, (t64, w, sw))
 
@@ -148,8 +176,10 @@ def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):
 
 def _rows(shape):
     """The (n, m) view of an element-wise input: n samples along the first axis."""
+    if len(shape) == 2:
+        return shape
     n = shape[0] if len(shape) else 1
-    m = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+    m = math.prod(shape[1:]) if len(shape) > 1 else 1
     return n, m
 
 
@@ -189,7 +219,8 @@ def _elementwise(input, target, sample_weight):
     dtype = x.dtype
     t = ck.real_array(target, "target", dtype, x.shape)
     n, m = _rows(x.shape)
-    sw = ck.sample_weight(sample_weight, n, dtype, batched=x.ndim >= 1)
+    sw = None if sample_weight is None else ck.sample_weight(sample_weight, n, dtype,
+                                                             batched=x.ndim >= 1)
     return x, t, n, m, sw
 
 
@@ -206,14 +237,15 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
         w_ref, w, wl = _aux_weight(weight, "weight", shape, n, m, dtype)
     if pos_weight is not None:
         pw_ref, pw, pwl = _aux_weight(pos_weight, "pos_weight", shape, n, m, dtype)
-    x2 = np.asarray(x, order="C").reshape(n, m)
+    x2 = kernel_form(x, (n, m))
 
     def cpu(red, loss_out, grad, nt):
         return _kernels.binary_cross_entropy_with_logits(x2, t2, w, wl or 0, pw, pwl or 0, sw, red,
                                                          loss_out, grad, nt)
 
-    ref = dict(input=x, target=t, sample_weight=sw, weight=w_ref, pos_weight=pw_ref)
-    return Call(x2, shape, shape, cpu, ref, (t2, w, pw, sw))
+    return Call(x2, shape, shape, cpu, lambda: dict(input=x, target=t, sample_weight=sw,
+                                                    weight=w_ref, pos_weight=pw_ref),
+                (t2, w, pw, sw))
 
 
 def same_shape_weight(weight, shape, dtype):
@@ -231,7 +263,8 @@ def same_shape_weight(weight, shape, dtype):
 def prepare_mse_loss(input, target, weight, sample_weight):
     x, t, n, m, sw = _elementwise(input, target, sample_weight)
     w, wl = same_shape_weight(weight, x.shape, x.dtype)
-    return ew_call("mse_loss", x, t, sw, (), dict(input=x, target=t, weight=w, sample_weight=sw),
+    return ew_call("mse_loss", x, t, sw, (),
+                   lambda: dict(input=x, target=t, weight=w, sample_weight=sw),
                    w=None if w is None else w.reshape(n, m), w_layout=wl, w_denom=True)
 
 
@@ -243,24 +276,30 @@ def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False
     x: the checked input; t: the target of x's shape (or None when the op reads none);
     y: a second differentiable input of x's shape (its gradient is the second of a tuple);
     w: an element weight in a kernel layout (see _aux_weight), in the mean's divisor when
-    w_denom (PyTorch's rule for mse_loss' weight; not for BCE's); params: up to 4 floats."""
+    w_denom (PyTorch's rule for mse_loss' weight; not for BCE's); params: a tuple of up
+    to 4 numbers (the binding converts them to double)."""
     code = _kernels.EW_OPS[op]
-    n, m = _rows(x.shape)
-    x2 = np.asarray(x, order="C").reshape(n, m)
-    t2 = None if t is None else np.asarray(t, order="C").reshape(n, m)
-    y2 = None if y is None else np.asarray(y, order="C").reshape(n, m)
-    params = tuple(float(p) for p in params)
+    nm = _rows(x.shape)
+    x2 = kernel_form(x, nm)
+    t2 = None if t is None else kernel_form(t, nm)
+    y2 = None if y is None else kernel_form(y, nm)
 
-    def cpu(red, loss_out, grad, nt):
-        g, g2 = (None, None) if grad is None else (grad if y2 is not None else (grad, None))
-        return _kernels.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red, loss_out,
-                                    g, g2, nt, w_denom)
+    if y2 is None:
+        def cpu(red, loss_out, grad, nt):
+            return _kernels.elementwise(code, x2, t2, None, w, w_layout, sw, params, red,
+                                        loss_out, grad, None, nt, w_denom)
+    else:
+        def cpu(red, loss_out, grad, nt):
+            g, g2 = (None, None) if grad is None else grad
+            return _kernels.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red,
+                                        loss_out, g, g2, nt, w_denom)
 
     more = () if y2 is None else ((y2, x.shape),)
     return Call(x2, x.shape, x.shape, cpu, ref, (t2, w, sw), more)
 
 
 DEN_ROWS, DEN_VALID, DEN_CLASS_W = 0, 1, 2
+_NO_GRADS = (None, None, None)
 
 
 def row_call(op, x, n, c, sw, params, ref, *, s=1, x2=None, x3=None, target=None, t=None,
@@ -271,23 +310,23 @@ def row_call(op, x, n, c, sw, params, ref, *, s=1, x2=None, x3=None, target=None
     positions); x2, x3: further differentiable
     inputs of x's shape (gradients returned in a tuple, in order); target: int64 class
     indices (n * s,) already range-checked; t: real targets of x's size; rt: one real
-    target per sample (n,); class_w: (c,); denom: what "mean" divides by (DEN_*)."""
+    target per sample (n,); class_w: (c,); denom: what "mean" divides by (DEN_*);
+    params: a tuple of up to 4 numbers."""
     code = _kernels.ROW_OPS[op]
-    xk = np.asarray(x, order="C").reshape(n, c * s)
-    extra = [None if a is None else np.asarray(a, order="C").reshape(xk.shape) for a in (x2, x3)]
-    tk = None if t is None else np.asarray(t, order="C").reshape(xk.shape)
-    params = tuple(float(p) for p in params)
-    n_more = sum(a is not None for a in extra)
+    shape = (n, c * s)
+    xk = kernel_form(x, shape)
+    xk2 = None if x2 is None else kernel_form(x2, shape)
+    xk3 = None if x3 is None else kernel_form(x3, shape)
+    tk = None if t is None else kernel_form(t, shape)
 
     def cpu(red, loss_out, grad, nt):
-        gs = [None, None, None]
-        if grad is not None:
-            for k, g in enumerate(grad if n_more else (grad,)):
-                gs[k] = g
-        return _kernels.rowwise(code, xk, s, extra[0], extra[1], target, tk, rt, class_w, sw,
-                                params, ignore_index, denom, red, loss_out, gs[0], gs[1],
-                                gs[2], nt)
+        # grad: None, x's gradient, or (with x2) a tuple of one gradient per input
+        g1, g2, g3 = _NO_GRADS if grad is None else \
+            (grad, None, None) if xk2 is None else (*grad, None)[:3]
+        return _kernels.rowwise(code, xk, s, xk2, xk3, target, tk, rt, class_w, sw, params,
+                                ignore_index, denom, red, loss_out, g1, g2, g3, nt)
 
-    more = tuple((a, orig.shape) for a, orig in zip(extra, (x2, x3)) if a is not None)
+    more = () if xk2 is None else ((xk2, x2.shape),) if xk3 is None else \
+        ((xk2, x2.shape), (xk3, x3.shape))
     reads = (target, tk, rt, class_w, sw)
     return Call(xk, x.shape, (n,) if value_shape is None else value_shape, cpu, ref, reads, more)

@@ -7,6 +7,7 @@ PyTorch equivalent.  The public callables (``fastloss.<name>``), the table-drive
 tests, the benchmarks and the README's loss table are all generated from it.
 """
 from . import _losses
+from ._cpu import _kernels
 from ._spec import LossSpec, Param
 from ._groups import binary, margin, regression, softmax
 from .reference import losses as ref
@@ -34,6 +35,7 @@ CORE = (
         reduction_position=2,
         prepare=_losses.prepare_cross_entropy,
         reference=ref.cross_entropy,
+        fast=_kernels.cross_entropy_fast,
         shapes="input (N, C), (C,) or (N, C, d1, ..., dk); target (N,) / () / (N, d1, ..., "
                "dk) class indices of any integer dtype, or class probabilities of the "
                "input's shape",
@@ -53,6 +55,7 @@ CORE = (
         reduction_position=2,
         prepare=_losses.prepare_nll_loss,
         reference=ref.nll_loss,
+        fast=_kernels.nll_loss_fast,
         shapes="input (N, C), (C,) or (N, C, d1, ..., dk) of log-probabilities; target "
                "(N,) / () / (N, d1, ..., dk) class indices of any integer dtype",
         target_domain="class indices in [0, C) or ignore_index",

@@ -60,6 +60,11 @@ class LossSpec:
     reductions: Tuple[str, ...] = ("mean", "sum", "none")
     default_reduction: str = "mean"
     keyword_only: Tuple[Param, ...] = ()  # extra options PyTorch lacks: after the `*`
+    # optional: the common case whole on the CPU, called as
+    # fast(mode, out, *inputs, *params, sample_weight, reduction code, n_threads) after
+    # the scalar checks; returns the result, or None to leave the call to the general path
+    # (which raises any error: the fast path declines whatever it does not take)
+    fast: Optional[Callable] = None
 
     def signature_params(self):
         """The positional-or-keyword parameters in signature order, `reduction` included

@@ -3,12 +3,17 @@
 
 It knows nothing of option parsing: the API layer hands it C-contiguous float32 or
 float64 arrays of matching dtype, int64 class targets, and integer codes, all validated.
+The one exception are the fast paths of cross_entropy and nll_loss (the loss table's
+`fast` entries): given the checked options, they check the arrays of the common case
+themselves and decline (return None) anything else, which the general path then takes.
 Pointers are taken with the NumPy C API (a typed memoryview would cost a buffer
 acquisition per argument per call, which dominates small calls); each call still checks
 the dtype and contiguity it relies on, so a misuse raises instead of reading bad memory.
 The GIL is released while a kernel runs.
 """
-from libc.stdint cimport int64_t
+from libc.string cimport memset
+from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
+                          uint64_t, INT64_MAX)
 cimport numpy as cnp
 
 cnp.import_array()
@@ -148,6 +153,14 @@ cdef inline double _done(int rc, double value) except? -1.0:
     return value
 
 
+cdef inline double _ce_run(int dsz, fl_ce_args *a) except? -1.0:
+    cdef double value = 0.0
+    cdef int rc
+    with nogil:
+        rc = fl_cross_entropy(dsz, a, &value)
+    return _done(rc, value)
+
+
 def cross_entropy(cnp.ndarray x not None, object target, object soft, object class_w, object sample_w,
                   int64_t ignore_index, double label_smoothing, int reduction,
                   object loss_out, object grad, int n_threads, int64_t s=1, double z_loss=0.0,
@@ -156,8 +169,7 @@ def cross_entropy(cnp.ndarray x not None, object target, object soft, object cla
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ce_args a
-    cdef double value = 0.0
-    cdef int rc
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     if cnp.PyArray_NDIM(x) != 2 or s < 1 or cnp.PyArray_DIM(x, 1) % s != 0:
         raise ValueError("internal: x must be 2-D (n, c * s)")
     a.n = cnp.PyArray_DIM(x, 0)
@@ -192,9 +204,172 @@ def cross_entropy(cnp.ndarray x not None, object target, object soft, object cla
     a.grad = _out(grad, tn, "grad", a.n * a.c * s)
     a.n_threads = n_threads
     a.class_w_sum = 0.0
-    with nogil:
-        rc = fl_cross_entropy(dsz, &a, &value)
-    return _done(rc, value)
+    return _ce_run(dsz, &a)
+
+
+# ------------------------------------------------------------------------------------
+# The common case whole: cross_entropy / nll_loss of a C-contiguous (N, C) float array
+# with one integer class index per row, no weights.  The API layer has checked the
+# scalar options; these check the arrays and run the kernel, or return None to decline
+# anything else (another layout or dtype, an index out of range, an out= that the
+# general path would reject), which then takes the general path and its errors.
+
+ctypedef fused _narrow_index:
+    int8_t
+    int16_t
+    int32_t
+    uint8_t
+    uint16_t
+    uint32_t
+    uint64_t
+
+
+cdef bint _widen(const _narrow_index *src, int64_t *dst, int64_t n) noexcept nogil:
+    """Class indices into int64; False at an index that int64 cannot hold."""
+    cdef int64_t i
+    for i in range(n):
+        if _narrow_index is uint64_t:
+            if src[i] > <uint64_t>INT64_MAX:
+                return False
+        dst[i] = <int64_t>src[i]
+    return True
+
+
+cdef object _int64_rows(cnp.ndarray t, cnp.npy_intp n):
+    """One integer class index per row as a C-contiguous int64 array (t itself when it
+    is one), or None when t is not n native integers in a C-contiguous vector."""
+    if cnp.PyArray_NDIM(t) != 1 or cnp.PyArray_DIM(t, 0) != n \
+            or not cnp.PyArray_ISCARRAY_RO(t) or not cnp.PyArray_ISNOTSWAPPED(t):
+        return None
+    cdef bint signed = cnp.PyArray_ISSIGNED(t)
+    if not signed and not cnp.PyArray_ISUNSIGNED(t):
+        return None
+    cdef cnp.npy_intp size = cnp.PyArray_ITEMSIZE(t)
+    if signed and size == 8:
+        return t
+    cdef cnp.ndarray t64 = cnp.PyArray_EMPTY(1, &n, cnp.NPY_INT64, 0)
+    cdef int64_t *dst = <int64_t *>cnp.PyArray_DATA(t64)
+    cdef const void *src = cnp.PyArray_DATA(t)
+    cdef bint ok
+    if signed:
+        if size == 1:
+            ok = _widen(<const int8_t *>src, dst, n)
+        elif size == 2:
+            ok = _widen(<const int16_t *>src, dst, n)
+        else:
+            ok = size == 4 and _widen(<const int32_t *>src, dst, n)
+    elif size == 1:
+        ok = _widen(<const uint8_t *>src, dst, n)
+    elif size == 2:
+        ok = _widen(<const uint16_t *>src, dst, n)
+    elif size == 4:
+        ok = _widen(<const uint32_t *>src, dst, n)
+    else:
+        ok = size == 8 and _widen(<const uint64_t *>src, dst, n)
+    return t64 if ok else None
+
+
+cdef inline bint _disjoint(cnp.ndarray a, cnp.ndarray b):
+    """Whether two C-contiguous arrays share no byte."""
+    cdef char *pa = <char *>cnp.PyArray_DATA(a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(b)
+    return pa + cnp.PyArray_NBYTES(a) <= pb or pb + cnp.PyArray_NBYTES(b) <= pa
+
+
+cdef object _grad_out(object out, cnp.ndarray x, cnp.ndarray t64):
+    """out= as the general path accepts it for a gradient of x: x's shape and dtype,
+    C-contiguous, writable, x itself (or x's memory exactly) or disjoint from x, and
+    disjoint from the targets; None otherwise."""
+    if not cnp.PyArray_Check(out):
+        return None
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if cnp.PyArray_NDIM(o) != 2 or cnp.PyArray_DIM(o, 0) != cnp.PyArray_DIM(x, 0) \
+            or cnp.PyArray_DIM(o, 1) != cnp.PyArray_DIM(x, 1) \
+            or cnp.PyArray_TYPE(o) != cnp.PyArray_TYPE(x) or not cnp.PyArray_ISNOTSWAPPED(o) \
+            or not cnp.PyArray_ISCARRAY(o):
+        return None
+    if o is not x and not _disjoint(o, x) and not (
+            cnp.PyArray_DATA(o) == cnp.PyArray_DATA(x)
+            and cnp.PyArray_NBYTES(o) == cnp.PyArray_NBYTES(x)):
+        return None
+    if not _disjoint(o, t64):
+        return None
+    return o
+
+
+cdef object _class_index_fast(int mode, object out, object input, object target,
+                              object weight, int64_t ignore_index, double label_smoothing,
+                              double z_loss, object sample_weight, int reduction,
+                              int n_threads, bint nll):
+    if weight is not None or sample_weight is not None or reduction > 2 \
+            or not cnp.PyArray_CheckExact(input) or not cnp.PyArray_CheckExact(target):
+        return None
+    cdef cnp.ndarray x = <cnp.ndarray>input
+    cdef int tn = cnp.PyArray_TYPE(x)
+    if (tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64) or cnp.PyArray_NDIM(x) != 2 \
+            or not cnp.PyArray_ISCARRAY_RO(x) or not cnp.PyArray_ISNOTSWAPPED(x):
+        return None
+    cdef cnp.npy_intp n = cnp.PyArray_DIM(x, 0)
+    cdef cnp.npy_intp c = cnp.PyArray_DIM(x, 1)
+    if n < 1 or c < 1:
+        return None
+    t64 = _int64_rows(<cnp.ndarray>target, n)
+    if t64 is None:
+        return None
+    cdef const int64_t *tp = <const int64_t *>cnp.PyArray_DATA(<cnp.ndarray>t64)
+    if fl_find_bad_class_index(tp, n, c, ignore_index) >= 0:
+        return None
+    grad = None
+    if mode != 0:
+        if out is None:
+            grad = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(x), tn, 0)
+        else:
+            grad = _grad_out(out, x, <cnp.ndarray>t64)
+            if grad is None:
+                return None
+    loss_out = cnp.PyArray_EMPTY(1, &n, tn, 0) if reduction == 0 else None
+    cdef fl_ce_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
+    a.n = n
+    a.c = c
+    a.s = 1
+    a.x = cnp.PyArray_DATA(x)
+    a.target = tp                # no soft targets, class or sample weights: NULL
+    a.ignore_index = ignore_index
+    a.label_smoothing = label_smoothing
+    a.z_loss = z_loss
+    a.nll = nll
+    a.reduction = reduction
+    a.loss_out = NULL if loss_out is None else cnp.PyArray_DATA(<cnp.ndarray>loss_out)
+    a.grad = NULL if grad is None else cnp.PyArray_DATA(<cnp.ndarray>grad)
+    a.n_threads = n_threads
+    cdef double v = _ce_run(4 if tn == cnp.NPY_FLOAT32 else 8, &a)
+    cdef float f
+    if loss_out is not None:
+        value = loss_out
+    elif tn == cnp.NPY_FLOAT32:
+        f = <float>v
+        value = cnp.PyArray_ToScalar(&f, x)
+    else:
+        value = cnp.PyArray_ToScalar(&v, x)
+    if mode == 0:
+        return value
+    return grad if mode == 2 else (value, grad)
+
+
+def cross_entropy_fast(int mode, object out, object input, object target, object weight,
+                       int64_t ignore_index, double label_smoothing, double z_loss,
+                       object sample_weight, int reduction, int n_threads):
+    """cross_entropy's common case (see above): the result, or None to decline."""
+    return _class_index_fast(mode, out, input, target, weight, ignore_index, label_smoothing,
+                             z_loss, sample_weight, reduction, n_threads, False)
+
+
+def nll_loss_fast(int mode, object out, object input, object target, object weight,
+                  int64_t ignore_index, object sample_weight, int reduction, int n_threads):
+    """nll_loss's common case (see above): the result, or None to decline."""
+    return _class_index_fast(mode, out, input, target, weight, ignore_index, 0.0, 0.0,
+                             sample_weight, reduction, n_threads, True)
 
 
 cdef inline void _aux_size(object w, int layout, int64_t n, int64_t m) except *:
@@ -211,6 +386,7 @@ cdef double _bce(cnp.ndarray x, cnp.ndarray t, object w, int w_layout,
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ew_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     cdef double value = 0.0
     cdef int rc
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_SIZE(t) != cnp.PyArray_SIZE(x):
@@ -267,6 +443,7 @@ def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, in
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ew_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     cdef double value = 0.0
     cdef int rc
     if cnp.PyArray_NDIM(x) != 2:
@@ -315,6 +492,7 @@ def rowwise(int op, cnp.ndarray x not None, int64_t s, object x2, object x3, obj
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_row_args a
+    memset(&a, 0, sizeof(a))   # fields not set below are 0 / NULL
     cdef double value = 0.0
     cdef int rc
     if cnp.PyArray_NDIM(x) != 2 or s < 1 or cnp.PyArray_DIM(x, 1) % s != 0:

@@ -25,7 +25,7 @@ def prepare_binary_cross_entropy(input, target, weight, sample_weight):
     if weight is not None:
         w_ref, w, wl = L._aux_weight(weight, "weight", x.shape, n, m, x.dtype)
     return L.ew_call("binary_cross_entropy", x, t, sw, (),
-                     dict(input=x, target=t, weight=w_ref, sample_weight=sw),
+                     lambda: dict(input=x, target=t, weight=w_ref, sample_weight=sw),
                      w=w, w_layout=wl or 0)
 
 
@@ -37,7 +37,7 @@ def prepare_kl_div(input, target, log_target, sample_weight):
             raise ValueError(f"target: probabilities must be >= 0 (log_target=False); found "
                              f"{t.flat[bad]!r} at flat position {bad}")
     return L.ew_call("kl_div_log_target" if log_target else "kl_div", x, t, sw, (),
-                     dict(input=x, target=t, log_target=log_target, sample_weight=sw))
+                     lambda: dict(input=x, target=t, log_target=log_target, sample_weight=sw))
 
 
 def prepare_sigmoid_focal_loss(inputs, targets, alpha, gamma, sample_weight):
@@ -50,7 +50,8 @@ def prepare_sigmoid_focal_loss(inputs, targets, alpha, gamma, sample_weight):
     a, b = (alpha, 1.0 - alpha) if alpha >= 0 else (1.0, 1.0)
     op = "sigmoid_focal_loss_g2" if gamma == 2.0 else "sigmoid_focal_loss"
     return L.ew_call(op, x, t, sw, (a, b, gamma),
-                     dict(inputs=x, targets=t, alpha=alpha, gamma=gamma, sample_weight=sw))
+                     lambda: dict(inputs=x, targets=t, alpha=alpha, gamma=gamma,
+                                  sample_weight=sw))
 
 
 DICE_IDENTITY, DICE_SIGMOID, DICE_SOFTMAX = 0, 1, 2
@@ -103,8 +104,9 @@ def prepare_dice_loss(input, target, smooth, from_logits, weight, ignore_index, 
     sw = ck.sample_weight(sample_weight, n, dtype)
     act = DICE_IDENTITY if not from_logits else (DICE_SIGMOID if c == 1 else DICE_SOFTMAX)
     return L.row_call("dice_loss", x, n, c, sw, (smooth, act),
-                      dict(input=x, target=target_ref, smooth=smooth, from_logits=from_logits,
-                           weight=w, ignore_index=ignore_index, sample_weight=sw),
+                      lambda: dict(input=x, target=target_ref, smooth=smooth,
+                                   from_logits=from_logits, weight=w,
+                                   ignore_index=ignore_index, sample_weight=sw),
                       s=s, target=t64, t=tf, class_w=w, ignore_index=ignore_index,
                       denom=L.DEN_ROWS, value_shape=(n,))
 

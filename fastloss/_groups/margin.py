@@ -64,14 +64,14 @@ def prepare_soft_margin_loss(input, target, sample_weight):
     x, t, n, m, sw = L._elementwise(input, target, sample_weight)
     _pm1(t)
     return L.ew_call("soft_margin_loss", x, t, sw, (),
-                     dict(input=x, target=t, sample_weight=sw))
+                     lambda: dict(input=x, target=t, sample_weight=sw))
 
 
 def prepare_hinge_embedding_loss(input, target, margin, sample_weight):
     x, t, n, m, sw = L._elementwise(input, target, sample_weight)
     _pm1(t)
     return L.ew_call("hinge_embedding_loss", x, t, sw, (margin,),
-                     dict(input=x, target=t, margin=margin, sample_weight=sw))
+                     lambda: dict(input=x, target=t, margin=margin, sample_weight=sw))
 
 
 def prepare_margin_ranking_loss(input1, input2, target, margin, sample_weight):
@@ -82,7 +82,8 @@ def prepare_margin_ranking_loss(input1, input2, target, margin, sample_weight):
     n, _ = L._rows(x.shape)
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched=x.ndim >= 1)
     return L.ew_call("margin_ranking_loss", x, t, sw, (margin,),
-                     dict(input1=x, input2=y, target=t, margin=margin, sample_weight=sw), y=y)
+                     lambda: dict(input1=x, input2=y, target=t, margin=margin,
+                                  sample_weight=sw), y=y)
 
 
 # -------------------------------------------------------------- row-wise ops ----
@@ -99,9 +100,7 @@ def prepare_multi_margin_loss(input, target, p, margin, weight, sample_weight):
         raise ValueError(f"target: class indices for input {ck.shape_str(x.shape)} must have "
                          f"shape ({n},){'' if batched else ' or ()'}, got "
                          f"{ck.shape_str(t.shape)}")
-    if t.dtype == np.uint64 and t.size and t.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
-    t64 = np.ascontiguousarray(t, dtype=np.int64).reshape(n)
+    t64 = L.int64_targets(t, c).reshape(n)
     bad = _kernels.find_bad_class_index(t64, c, 0)   # 0 is a valid class: nothing ignored
     if bad >= 0:
         raise ValueError(f"target: class index {t64[bad]} at position {bad} is out of range "
@@ -109,8 +108,8 @@ def prepare_multi_margin_loss(input, target, p, margin, weight, sample_weight):
     w = L._class_weight(weight, c, x.dtype)
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched)
     return L.row_call("multi_margin_loss", x, n, c, sw, (p, margin),
-                      dict(input=x, target=t64.reshape(t.shape), p=p, margin=margin, weight=w,
-                           sample_weight=sw),
+                      lambda: dict(input=x, target=t64.reshape(t.shape), p=p, margin=margin,
+                                   weight=w, sample_weight=sw),
                       target=t64, class_w=w, value_shape=t.shape)
 
 
@@ -124,15 +123,17 @@ def prepare_multilabel_soft_margin_loss(input, target, weight, sample_weight):
         raise ValueError(f"target: values must lie in [0, 1]; found {t.flat[bad]!r} at flat "
                          f"position {bad}")
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched)
-    ref_kw = dict(input=x, target=t, weight=None, sample_weight=sw)
+
+    def ref_kw(w_ref=None):
+        return lambda: dict(input=x, target=t, weight=w_ref, sample_weight=sw)
+
     value_shape = (n,) if batched else ()
     if weight is None:
-        return L.row_call("multilabel_soft_margin_loss", x, n, c, sw, (), ref_kw, t=t,
+        return L.row_call("multilabel_soft_margin_loss", x, n, c, sw, (), ref_kw(), t=t,
                           value_shape=value_shape)
     # PyTorch multiplies the element losses by `weight`, broadcast: any weight that
     # broadcasts to the input's shape (without enlarging it) is accepted
     w_ref = ck.nonnegative_weights(weight, "weight", x.dtype)
-    ref_kw["weight"] = w_ref
     try:
         if np.broadcast_shapes(w_ref.shape, x.shape) != x.shape:
             raise ValueError
@@ -143,7 +144,7 @@ def prepare_multilabel_soft_margin_loss(input, target, weight, sample_weight):
         # one weight per class (PyTorch documents (C,)): the row-wise op's class weights
         per_class = w_ref.reshape(w_ref.shape[-1:] if w_ref.ndim else ())
         cw = np.ascontiguousarray(np.broadcast_to(per_class, (c,)))
-        return L.row_call("multilabel_soft_margin_loss", x, n, c, sw, (), ref_kw, t=t,
+        return L.row_call("multilabel_soft_margin_loss", x, n, c, sw, (), ref_kw(w_ref), t=t,
                           class_w=cw, value_shape=value_shape)
     # a weight per row or per element: BCE with logits over the (N, C) elements with that
     # weight; the per-row value is the row's sum of the weighted terms over C
@@ -166,7 +167,7 @@ def prepare_multilabel_soft_margin_loss(input, target, weight, sample_weight):
         loss_out[...] = per.sum(axis=1, dtype=np.float64)
         return 0.0
 
-    return L.Call(xk, x.shape, value_shape, cpu, ref_kw, (tk, w, sw))
+    return L.Call(xk, x.shape, value_shape, cpu, ref_kw(w_ref), (tk, w, sw))
 
 
 def prepare_cosine_embedding_loss(input1, input2, target, margin, sample_weight):
@@ -175,7 +176,8 @@ def prepare_cosine_embedding_loss(input1, input2, target, margin, sample_weight)
     t = _row_target(target, x, n, batched, "input1")
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched)
     return L.row_call("cosine_embedding_loss", x, n, d, sw, (margin,),
-                      dict(input1=x, input2=y, target=t, margin=margin, sample_weight=sw),
+                      lambda: dict(input1=x, input2=y, target=t, margin=margin,
+                                   sample_weight=sw),
                       x2=y, rt=t.reshape(n), value_shape=(n,) if batched else ())
 
 
@@ -186,8 +188,8 @@ def prepare_triplet_margin_loss(anchor, positive, negative, margin, p, eps, swap
     neg = _second_input(negative, "negative", a, "anchor")
     sw = ck.sample_weight(sample_weight, n, a.dtype, batched)
     return L.row_call("triplet_margin_loss", a, n, d, sw, (margin, p, eps, float(swap)),
-                      dict(anchor=a, positive=pos, negative=neg, margin=margin, p=p, eps=eps,
-                           swap=swap, sample_weight=sw),
+                      lambda: dict(anchor=a, positive=pos, negative=neg, margin=margin, p=p,
+                                   eps=eps, swap=swap, sample_weight=sw),
                       x2=pos, x3=neg, value_shape=(n,) if batched else ())
 
 

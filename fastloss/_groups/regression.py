@@ -12,7 +12,8 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _ew_ref(x, t, sw, **more):
-    return dict(input=x, target=t, sample_weight=sw, **more)
+    """The reference's keyword arguments, built when called (backend="numpy")."""
+    return lambda: dict(input=x, target=t, sample_weight=sw, **more)
 
 
 def _target_at_least(t, n, m, lo, what, strict=False):

@@ -24,8 +24,10 @@ def _rows(input, target, ignore_index, sample_weight):
         raise TypeError(f"target: expected integer class indices, got dtype {t.dtype}")
     t64 = L._class_targets(t, x, n, c, 1, ignore_index, batched)
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched)
-    ref_kw = dict(input=x, target=t64.reshape(t.shape), ignore_index=ignore_index,
-                  sample_weight=None if sw is None else (sw if batched else sw.reshape(())))
+    def ref_kw():   # the reference's arguments, built for backend="numpy" only
+        return dict(input=x, target=t64.reshape(t.shape), ignore_index=ignore_index,
+                    sample_weight=L._reference_sample_weight(sw, batched))
+
     return x, n, c, batched, t64, sw, ref_kw
 
 
@@ -54,7 +56,7 @@ def _call(op, input, target, ignore_index, sample_weight, params, options, weigh
     if weight_name is not None:
         w = _class_weight(weight, weight_name, c, x.dtype)
         options = {**options, weight_name: w}
-    return L.row_call(op, x, n, c, sw, params, {**ref_kw, **options}, target=t64,
+    return L.row_call(op, x, n, c, sw, params, lambda: {**ref_kw(), **options}, target=t64,
                       class_w=w, ignore_index=ignore_index, denom=denom,
                       value_shape=(n,) if batched else ())
 
