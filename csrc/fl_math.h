@@ -158,15 +158,13 @@ FL_MATH_INLINE double fl_exp_nonpos(double x)
 /* log(x) = k*ln2 + log(m), m in [sqrt(2)/2, sqrt(2)), with fdlibm's
  * log(1+f) = f - f^2/2 + s*(f^2/2 + R(s^2)), s = f/(2+f).  Subnormal x is scaled by
  * 2^24 (2^54) first; x < 0 or NaN gives NaN, 0 gives -inf, +inf gives +inf. */
-FL_MATH_INLINE float fl_logf(float x)
+/* The core: log(x * 2^-ksub) for positive, normal, finite x. */
+FL_MATH_INLINE float fl_logf_core(float x, int32_t ksub)
 {
-    float xin = x;
-    int32_t sub = x < 1.17549435e-38f;  /* subnormal, zero, negative */
-    x = sub ? x * 16777216.0f : x;
     int32_t ix = fl_f32_bits(x);
     /* m = mantissa scaled to [sqrt(2)/2, sqrt(2)): add (1 - sqrt(2)/2) to the bits */
     ix += 0x3f800000 - 0x3f3504f3;
-    int32_t k = (ix >> 23) - 127 - (sub ? 24 : 0);
+    int32_t k = (ix >> 23) - 127 - ksub;
     ix = (ix & 0x007fffff) + 0x3f3504f3;
     float f = fl_f32_from_bits(ix) - 1.0f;
     float s = f / (2.0f + f);
@@ -177,7 +175,19 @@ FL_MATH_INLINE float fl_logf(float x)
     float R = t2 + t1;
     float hfsq = 0.5f * f * f;
     float kf = (float)k;
-    float r = s * (hfsq + R) + kf * 9.0580006145e-06f - hfsq + f + kf * 6.9313812256e-01f;
+    return s * (hfsq + R) + kf * 9.0580006145e-06f - hfsq + f + kf * 6.9313812256e-01f;
+}
+
+/* log(x) for x positive, normal and finite, where a caller knows it (fl_log1p_unitf):
+ * fl_logf without its special cases; other x give garbage, not NaN. */
+FL_MATH_INLINE float fl_logf_pos(float x) { return fl_logf_core(x, 0); }
+
+FL_MATH_INLINE float fl_logf(float x)
+{
+    float xin = x;
+    int32_t sub = x < 1.17549435e-38f;  /* subnormal, zero, negative */
+    x = sub ? x * 16777216.0f : x;
+    float r = fl_logf_core(x, sub ? 24 : 0);
     r = xin == 0.0f ? -__builtin_inff() : r;
     r = xin < 0.0f ? __builtin_nanf("") : r;
     r = xin == __builtin_inff() ? xin : r;
@@ -185,17 +195,14 @@ FL_MATH_INLINE float fl_logf(float x)
     return r;
 }
 
-FL_MATH_INLINE double fl_log(double x)
+FL_MATH_INLINE double fl_log_core(double x, int64_t ksub)
 {
-    double xin = x;
-    int64_t sub = x < 2.2250738585072014e-308;
-    x = sub ? x * 18014398509481984.0 : x;   /* 2^54 */
     int64_t ix = fl_f64_bits(x);
     ix += 0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL;
     /* k as a double without an int64 -> double conversion (AVX-512DQ only): add the
      * biased exponent to the bits of 1.5 * 2^52 and subtract that number.  The shift is
-     * logical (x < 0 gives garbage here, replaced by NaN below). */
-    int64_t kb = (int64_t)((uint64_t)ix >> 52) - 1023 - (sub ? 54 : 0);
+     * logical (x < 0 gives garbage here, replaced by NaN in fl_log). */
+    int64_t kb = (int64_t)((uint64_t)ix >> 52) - 1023 - ksub;
     double kf = fl_f64_from_bits(fl_f64_bits(6755399441055744.0) + kb) - 6755399441055744.0;
     ix = (ix & 0x000fffffffffffffLL) + 0x3fe6a09e667f3bcdLL;
     double f = fl_f64_from_bits(ix) - 1.0;
@@ -206,7 +213,17 @@ FL_MATH_INLINE double fl_log(double x)
     double t2 = z * FL_FMA(w, FL_FMA(w, FL_FMA(w, 1.479819860511658591e-01, 1.818357216161805012e-01), 2.857142874366239149e-01), 6.666666666666735130e-01);
     double R = t2 + t1;
     double hfsq = 0.5 * f * f;
-    double r = s * (hfsq + R) + kf * 1.90821492927058770002e-10 - hfsq + f + kf * 6.93147180369123816490e-01;
+    return s * (hfsq + R) + kf * 1.90821492927058770002e-10 - hfsq + f + kf * 6.93147180369123816490e-01;
+}
+
+FL_MATH_INLINE double fl_log_pos(double x) { return fl_log_core(x, 0); }
+
+FL_MATH_INLINE double fl_log(double x)
+{
+    double xin = x;
+    int64_t sub = x < 2.2250738585072014e-308;
+    x = sub ? x * 18014398509481984.0 : x;   /* 2^54 */
+    double r = fl_log_core(x, sub ? 54 : 0);
     r = xin == 0.0 ? -__builtin_inf() : r;
     r = xin < 0.0 ? __builtin_nan("") : r;
     r = xin == __builtin_inf() ? xin : r;
@@ -242,13 +259,13 @@ FL_MATH_INLINE double fl_log1p(double x)
 FL_MATH_INLINE float fl_log1p_unitf(float e)
 {
     float u = 1.0f + e;
-    return fl_logf(u) + (e - (u - 1.0f)) / u;
+    return fl_logf_pos(u) + (e - (u - 1.0f)) / u;   /* NaN e: the second term is NaN */
 }
 
 FL_MATH_INLINE double fl_log1p_unit(double e)
 {
     double u = 1.0 + e;
-    return fl_log(u) + (e - (u - 1.0)) / u;
+    return fl_log_pos(u) + (e - (u - 1.0)) / u;
 }
 
 /* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows.

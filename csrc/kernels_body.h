@@ -809,7 +809,7 @@ FL_ALWAYS_INLINE double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *
         /* log1p(e) as LOG1P_UNIT, its correction term sharing 1/(1 + e) with sigmoid */
         const REAL u = (REAL)1 + e;
         const REAL r = (REAL)1 / u;
-        const REAL l1p = LOG(u) + (e - (u - (REAL)1)) * r;
+        const REAL l1p = LOG_POS(u) + (e - (u - (REAL)1)) * r;   /* u in [1, 2] or NaN */
         const REAL spp = (xv > 0 ? xv : (REAL)0) + l1p;
         const REAL spn = (xv < 0 ? -xv : (REAL)0) + l1p;
         const REAL er = e * r;

@@ -10,6 +10,7 @@
 #define EXP fl_expf
 #define EXP_NP fl_expf_nonpos
 #define LOG fl_logf
+#define LOG_POS fl_logf_pos
 #define LOG1P fl_log1pf
 #define LOG1P_UNIT fl_log1p_unitf
 #define SOFTPLUS fl_softplusf
@@ -20,6 +21,7 @@
 #undef EXP
 #undef EXP_NP
 #undef LOG
+#undef LOG_POS
 #undef LOG1P
 #undef LOG1P_UNIT
 #undef SOFTPLUS
@@ -30,6 +32,7 @@
 #define EXP fl_exp
 #define EXP_NP fl_exp_nonpos
 #define LOG fl_log
+#define LOG_POS fl_log_pos
 #define LOG1P fl_log1p
 #define LOG1P_UNIT fl_log1p_unit
 #define SOFTPLUS fl_softplus
@@ -40,6 +43,7 @@
 #undef EXP
 #undef EXP_NP
 #undef LOG
+#undef LOG_POS
 #undef LOG1P
 #undef LOG1P_UNIT
 #undef SOFTPLUS
