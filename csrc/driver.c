@@ -312,7 +312,6 @@ int fl_rowwise(int op, int dsz, const fl_row_args *in, double *value)
     if (a.s < 1)
         a.s = 1;
     a.class_w_sum = a.class_w ? fl_sum_array(dsz, a.class_w, a.c) : (double)a.c;
-    a.pos_w = 0;
     double denom = 0.0;
     if (a.reduction == FL_MEAN) {
         if (a.denom == FL_DEN_ROWS || !a.target)

@@ -94,7 +94,6 @@ typedef struct {
     void *grad, *grad2, *grad3; /* (n, c, s) for x, x2, x3, or NULL; given together */
     int n_threads;
     double class_w_sum;       /* filled by the driver */
-    const void *pos_w;        /* internal (set by the kernels): per-position sample weights */
 } fl_row_args;
 
 /* The divisor of "mean" for row-wise losses (times the sample weight where given):

@@ -124,7 +124,10 @@ FL_MATH_INLINE float fl_expf_nonpos(float x)
     p = FL_FMAF(p, r, 1.6666665459e-1f);
     p = FL_FMAF(p, r, 5.0000001201e-1f);
     p = FL_FMAF(p, r * r, r) + 1.0f;
-    float s = fl_f32_from_bits((fl_f32_bits(t) - fl_f32_bits(magic) + 127) << 23);
+    /* unsigned: for flushed x the exponent is out of range (masked below), without
+     * signed overflow */
+    float s = fl_f32_from_bits((int32_t)(((uint32_t)fl_f32_bits(t) - (uint32_t)fl_f32_bits(magic)
+                                          + 127u) << 23));
     float y = p * s;
     return kf < -126.0f ? 0.0f : y;
 }
@@ -149,7 +152,8 @@ FL_MATH_INLINE double fl_exp_nonpos(double x)
     p = FL_FMA(p, r, 1.0 / 6.0);
     p = FL_FMA(p, r, 0.5);
     p = FL_FMA(p, r * r, r) + 1.0;
-    double s = fl_f64_from_bits((fl_f64_bits(t) - fl_f64_bits(magic) + 1023) << 52);
+    double s = fl_f64_from_bits((int64_t)(((uint64_t)fl_f64_bits(t) - (uint64_t)fl_f64_bits(magic)
+                                           + 1023u) << 52));
     double y = p * s;
     return kf < -1022.0 ? 0.0 : y;
 }

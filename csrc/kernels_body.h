@@ -622,19 +622,21 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
             const REAL *tk = soft + k * S;
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
+                const REAL xv = xk[j];   /* read once: ek may be xk */
                 const REAL wt = wk * (a1 * tk[j] + a0);
-                const REAL e = EXP_NP(xk[j] - mu[j]);
+                const REAL e = EXP_NP(xv - mu[j]);
+                T[j] += (double)wt;
+                sx[j] += (double)(wt * xv);
                 if (ek)
                     ek[j] = e;
                 se[j] += (double)e;
-                T[j] += (double)wt;
-                sx[j] += (double)(wt * xk[j]);
             }
         } else if (ls > 0.0) {
 #pragma omp simd
             for (int64_t j = 0; j < L; j++) {   /* HOT */
-                const REAL e = EXP_NP(xk[j] - mu[j]);
-                sx[j] += (double)(wk * xk[j]);
+                const REAL xv = xk[j];
+                const REAL e = EXP_NP(xv - mu[j]);
+                sx[j] += (double)(wk * xv);
                 if (ek)
                     ek[j] = e;
                 se[j] += (double)e;
@@ -737,7 +739,7 @@ static double FN(fl_ce_block)(const void *args, int64_t r0, int64_t r1, double g
     } else if (a->nll) {
         for (int64_t i = r0; i < r1; i++)
             acc += FN(nll_row)(a, i, gscale);
-    } else if (a->c < FL_CE_TILE_C) {
+    } else if (a->c > 0 && a->c < FL_CE_TILE_C) {
         const int64_t R = FL_CE_TILE / a->c;
         for (int64_t i = r0; i < r1; i += R)
             acc += FN(ce_tile)(a, i, r1 - i < R ? r1 - i : R, gscale);
@@ -793,8 +795,8 @@ static inline const REAL *FN(ew_aux)(const void *p, int layout, int64_t M, int64
  *   l  = pw t softplus(-x) + (1 - t) softplus(x)      (no cancellation: both terms >= 0)
  *   dl = (1 - t) sigmoid(x) - pw t sigmoid(-x)
  * with one exp, one log and one division: e = exp(-|x|) (fl_exp*_nonpos: 0 for |x| > 87.68
- * in float32, 708.75 in float64, where e is below the value's rounding), softplus(+-x) =
- * max(+-x, 0) + log1p(e). */
+ * in float32, 708.75 in float64, so softplus(-|x|) and sigmoid(-|x|), e itself there, are
+ * 0 instead of subnormal, as PyTorch's), softplus(+-x) = max(+-x, 0) + log1p(e). */
 FL_ALWAYS_INLINE double FN(bce_inner)(const REAL *x, const REAL *t, const REAL *w, const REAL *pw,
                                    REAL pws, int64_t n, REAL gc, REAL lc, REAL *g, REAL *lo,
                                    const int HW, const int HPW, const int WG, const int WL)

@@ -42,7 +42,7 @@ CORE = (
         target_domain="class indices in [0, C) or ignore_index; probabilities unconstrained "
                       "(as PyTorch)",
         torch="torch.nn.functional.cross_entropy",
-        summary="softmax cross-entropy from logits; one online log-sum-exp pass per row",
+        summary="softmax cross-entropy from logits; one pass over memory, one exp per logit",
     ),
     LossSpec(
         name="nll_loss",

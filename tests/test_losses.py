@@ -320,6 +320,37 @@ def test_out_preallocated_and_in_place(name, backend, dtype, rng):
         np.testing.assert_array_equal(a[p], g0k)
 
 
+def _takes_out(name, cid):
+    """Whether every differentiable input of the case is a float array, which out= can be
+    (a Python float or an integer array `var` is not)."""
+    args, _ = _case(name, np.float64, np.random.default_rng(0), cid)
+    return all(isinstance(args[p], np.ndarray) and args[p].dtype.kind == "f"
+               for p in _diff_positions(LOSSES[name]))
+
+
+OUT_PARAMS = [(n, c) for n, c in PARAMS if _takes_out(n, c)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name,cid", OUT_PARAMS, ids=[f"{n}-{c}" for n, c in OUT_PARAMS])
+def test_in_place_every_case(name, cid, dtype, rng):
+    """out= the input itself gives bitwise the value and gradient of a separate out=, for
+    every case and reduction (kernels that store intermediates in the gradient must read
+    each input value before writing over it)."""
+    loss = getattr(fl, name)
+    spec = LOSSES[name]
+    args, kw = _case(name, dtype, rng, cid)
+    pos = _diff_positions(spec)
+    wrap = (lambda t: tuple(t)) if len(pos) > 1 else (lambda t: t[0])
+    for red in spec.reductions:
+        v0, g0 = loss.value_and_grad(*args, reduction=red, **kw)
+        a = [np.array(x, order="C") if k in pos else x for k, x in enumerate(args)]
+        v, g = loss.value_and_grad(*a, out=wrap([a[p] for p in pos]), reduction=red, **kw)
+        np.testing.assert_array_equal(np.asarray(v), np.asarray(v0), err_msg=f"{red} value")
+        for p, g0k in zip(pos, _grads(spec, g0)):
+            np.testing.assert_array_equal(a[p], g0k, err_msg=f"{red} gradient")
+
+
 def test_value_types():
     x = np.zeros((3, 2), np.float32)
     t = np.zeros(3, np.int64)

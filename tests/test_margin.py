@@ -178,7 +178,6 @@ def test_cosine_embedding_loss(dtype, rng):
     _check("cosine_embedding_loss", (x1, x2, np.ones(n, dtype)), {}, dtype, "all t = 1")
 
 
-@dtypes
 def _triplet_terms(a, p, q, kw):
     """value_scale for triplet_margin_loss: margin + d(a, p) + d(a, n) per sample (the
     value is their difference, which PyTorch's float32 sums round at that size)."""
@@ -191,6 +190,7 @@ def _triplet_terms(a, p, q, kw):
     return lambda red: float(t.sum() if red == "sum" else t.max())
 
 
+@dtypes
 def test_triplet_margin_loss(dtype, rng):
     n, d = 17, 6
     a, p, q = (_real(rng, (n, d), dtype) for _ in range(3))

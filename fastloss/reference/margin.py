@@ -159,18 +159,24 @@ def _pnorm(u, p):
 
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
                         swap=False, reduction="mean", sample_weight=None):
-    a = np.asarray(anchor, dtype=np.float64)
+    a = np.asarray(anchor)
     unbatched = a.ndim == 1
-    a, pos, neg = (np.asarray(v, dtype=np.float64).reshape(-1, a.shape[-1])
+    dt = a.dtype.type if a.dtype.kind == "f" else np.float64
+    a, pos, neg = (np.asarray(v, dtype=dt).reshape(-1, a.shape[-1])
                    for v in (anchor, positive, negative))
+
+    def diff(u, v):
+        """pairwise_distance's a - b + eps, rounded in the input's precision (PyTorch's)"""
+        return (u - v + dt(eps)).astype(np.float64)
+
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        d_ap, g_ap = _pnorm(a - pos + eps, p)                # pairwise_distance(a, b)
-        d_an, g_an = _pnorm(a - neg + eps, p)
+        d_ap, g_ap = _pnorm(diff(a, pos), p)                 # pairwise_distance(a, b)
+        d_an, g_an = _pnorm(diff(a, neg), p)
         w_an, w_pn = np.ones_like(d_an), np.zeros_like(d_an)
         d_neg = d_an
         g_pn = np.zeros_like(g_an)
         if swap:
-            d_pn, g_pn = _pnorm(pos - neg + eps, p)
+            d_pn, g_pn = _pnorm(diff(pos, neg), p)
             d_neg = np.where(np.isnan(d_pn), d_pn, np.minimum(d_an, d_pn))
             # PyTorch's min(a, b): a tie splits the gradient in halves
             w_an = np.where(d_an > d_pn, 0.0, np.where(d_an == d_pn, 0.5, 1.0))
