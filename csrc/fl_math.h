@@ -49,11 +49,11 @@ FL_MATH_INLINE int64_t fl_f64_bits(double f) { fl_bits64 b; b.f = f; return b.i;
  * with k1 = round(k/2) so that both factors are normal numbers for every clamped x:
  * the product rounds once, also into the subnormal range.  NaN propagates through r;
  * +inf is clamped to 100 (-> 2^144 -> inf), -inf to -110 (-> 0). */
-FL_MATH_INLINE float fl_expf(float x)
+/* The shared core: t = x / ln2 + 1.5 * 2^N (k = round(x / ln2) in its low bits),
+ * kf = k, and exp(r) for r = x - k ln2, |r| <= ln2 / 2. */
+FL_MATH_INLINE float fl_expf_core(float x, float *t_out, float *kf_out)
 {
     const float magic = 12582912.0f; /* 1.5 * 2^23 */
-    x = x > 100.0f ? 100.0f : x;
-    x = x < -110.0f ? -110.0f : x;
     float t = FL_FMAF(x, 1.44269504088896341f, magic);
     float kf = t - magic;
     float r = FL_FMAF(kf, -0.693359375f, x);   /* ln2 hi: 9 bits, kf * hi is exact */
@@ -64,20 +64,14 @@ FL_MATH_INLINE float fl_expf(float x)
     p = FL_FMAF(p, r, 4.1665795894e-2f);
     p = FL_FMAF(p, r, 1.6666665459e-1f);
     p = FL_FMAF(p, r, 5.0000001201e-1f);
-    p = FL_FMAF(p, r * r, r) + 1.0f;
-    float t1 = kf * 0.5f + magic;        /* k1 = round(k / 2) */
-    float k1f = t1 - magic;
-    float t2 = (kf - k1f) + magic;       /* k2 = k - k1 */
-    float s1 = fl_f32_from_bits((fl_f32_bits(t1) - fl_f32_bits(magic) + 127) << 23);
-    float s2 = fl_f32_from_bits((fl_f32_bits(t2) - fl_f32_bits(magic) + 127) << 23);
-    return (p * s1) * s2;
+    *t_out = t;
+    *kf_out = kf;
+    return FL_FMAF(p, r * r, r) + 1.0f;
 }
 
-FL_MATH_INLINE double fl_exp(double x)
+FL_MATH_INLINE double fl_exp_core(double x, double *t_out, double *kf_out)
 {
     const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    x = x > 800.0 ? 800.0 : x;
-    x = x < -800.0 ? -800.0 : x;
     double t = FL_FMA(x, 1.4426950408889634074, magic);
     double kf = t - magic;
     double r = FL_FMA(kf, -6.93147180369123816490e-01, x);  /* ln2 hi (fdlibm) */
@@ -95,7 +89,33 @@ FL_MATH_INLINE double fl_exp(double x)
     p = FL_FMA(p, r, 1.0 / 24.0);
     p = FL_FMA(p, r, 1.0 / 6.0);
     p = FL_FMA(p, r, 0.5);
-    p = FL_FMA(p, r * r, r) + 1.0;
+    *t_out = t;
+    *kf_out = kf;
+    return FL_FMA(p, r * r, r) + 1.0;
+}
+
+FL_MATH_INLINE float fl_expf(float x)
+{
+    const float magic = 12582912.0f;
+    x = x > 100.0f ? 100.0f : x;
+    x = x < -110.0f ? -110.0f : x;
+    float t, kf;
+    float p = fl_expf_core(x, &t, &kf);
+    float t1 = kf * 0.5f + magic;        /* k1 = round(k / 2) */
+    float k1f = t1 - magic;
+    float t2 = (kf - k1f) + magic;       /* k2 = k - k1 */
+    float s1 = fl_f32_from_bits((fl_f32_bits(t1) - fl_f32_bits(magic) + 127) << 23);
+    float s2 = fl_f32_from_bits((fl_f32_bits(t2) - fl_f32_bits(magic) + 127) << 23);
+    return (p * s1) * s2;
+}
+
+FL_MATH_INLINE double fl_exp(double x)
+{
+    const double magic = 6755399441055744.0;
+    x = x > 800.0 ? 800.0 : x;
+    x = x < -800.0 ? -800.0 : x;
+    double t, kf;
+    double p = fl_exp_core(x, &t, &kf);
     double t1 = kf * 0.5 + magic;
     double k1f = t1 - magic;
     double t2 = (kf - k1f) + magic;
@@ -109,24 +129,14 @@ FL_MATH_INLINE double fl_exp(double x)
  * 1 ulp, subnormal ones included; x below -126.5 ln2 (about -87.68; float64: -1022.5 ln2,
  * about -708.75), whose exact result is below 8.5e-39 (float64: 2.8e-308), gives 0.
  * One scale factor 2^k instead of fl_expf's two and no clamp: a third fewer
- * instructions in the loop that dominates cross-entropy.  Not for x > 0. */
+ * instructions in the loop that dominates cross-entropy.  Not for x > 0.  The exponent
+ * arithmetic is unsigned: for flushed x it is out of range (masked), without signed
+ * overflow. */
 FL_MATH_INLINE float fl_expf_nonpos(float x)
 {
-    const float magic = 12582912.0f; /* 1.5 * 2^23 */
-    float t = FL_FMAF(x, 1.44269504088896341f, magic);
-    float kf = t - magic;
-    float r = FL_FMAF(kf, -0.693359375f, x);
-    r = FL_FMAF(kf, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = FL_FMAF(p, r, 1.3981999507e-3f);
-    p = FL_FMAF(p, r, 8.3334519073e-3f);
-    p = FL_FMAF(p, r, 4.1665795894e-2f);
-    p = FL_FMAF(p, r, 1.6666665459e-1f);
-    p = FL_FMAF(p, r, 5.0000001201e-1f);
-    p = FL_FMAF(p, r * r, r) + 1.0f;
-    /* unsigned: for flushed x the exponent is out of range (masked below), without
-     * signed overflow */
-    float s = fl_f32_from_bits((int32_t)(((uint32_t)fl_f32_bits(t) - (uint32_t)fl_f32_bits(magic)
+    float t, kf;
+    float p = fl_expf_core(x, &t, &kf);
+    float s = fl_f32_from_bits((int32_t)(((uint32_t)fl_f32_bits(t) - (uint32_t)fl_f32_bits(12582912.0f)
                                           + 127u) << 23));
     float y = p * s;
     return kf < -126.0f ? 0.0f : y;
@@ -134,26 +144,10 @@ FL_MATH_INLINE float fl_expf_nonpos(float x)
 
 FL_MATH_INLINE double fl_exp_nonpos(double x)
 {
-    const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-    double t = FL_FMA(x, 1.4426950408889634074, magic);
-    double kf = t - magic;
-    double r = FL_FMA(kf, -6.93147180369123816490e-01, x);
-    r = FL_FMA(kf, -1.90821492927058770002e-10, r);
-    double p = 1.0 / 6227020800.0;
-    p = FL_FMA(p, r, 1.0 / 479001600.0);
-    p = FL_FMA(p, r, 1.0 / 39916800.0);
-    p = FL_FMA(p, r, 1.0 / 3628800.0);
-    p = FL_FMA(p, r, 1.0 / 362880.0);
-    p = FL_FMA(p, r, 1.0 / 40320.0);
-    p = FL_FMA(p, r, 1.0 / 5040.0);
-    p = FL_FMA(p, r, 1.0 / 720.0);
-    p = FL_FMA(p, r, 1.0 / 120.0);
-    p = FL_FMA(p, r, 1.0 / 24.0);
-    p = FL_FMA(p, r, 1.0 / 6.0);
-    p = FL_FMA(p, r, 0.5);
-    p = FL_FMA(p, r * r, r) + 1.0;
-    double s = fl_f64_from_bits((int64_t)(((uint64_t)fl_f64_bits(t) - (uint64_t)fl_f64_bits(magic)
-                                           + 1023u) << 52));
+    double t, kf;
+    double p = fl_exp_core(x, &t, &kf);
+    double s = fl_f64_from_bits((int64_t)(((uint64_t)fl_f64_bits(t) -
+                                           (uint64_t)fl_f64_bits(6755399441055744.0) + 1023u) << 52));
     double y = p * s;
     return kf < -1022.0 ? 0.0 : y;
 }
