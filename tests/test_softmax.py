@@ -135,19 +135,27 @@ def test_matches_torch(name, reduction, dtype, backend, rng):
         vt, gt = torch_value_and_grad(name, xx, tt, reduction, sample_weight=swt, **opts)
         what = f"{name} {opts} {tn} sw={swt is not None} unbatched={unbatched}"
         assert np.asarray(v).dtype == dtype and g.dtype == dtype and g.shape == xx.shape
-        assert_close(v, vt, dtype, what + " value")
+        assert_close(v, vt, dtype, what + " value",
+                     scale=_torch_cancellation(name, opts, reduction, tt, swt, xx)
+                     if name == "poly1_cross_entropy" else 0.0)
         assert_close(g, gt, dtype, what + " grad",
                      scale=_torch_cancellation(name, opts, reduction, tt, swt))
 
 
-def _torch_cancellation(name, opts, reduction, target, sw):
+def _torch_cancellation(name, opts, reduction, target, sw, x=None):
     """The size of the terms that cancel in torch's autograd gradient (p - t' of the
-    bootstrapped loss, p_j - p_j (1 - p_y) of the reverse cross-entropy), for
-    assert_close's scale: with p_y small or t' = p, torch's result is rounding noise."""
+    bootstrapped loss, p_j - p_j (1 - p_y) of the reverse cross-entropy, CE - |eps| (1 - p_t)
+    of poly-1 with a negative epsilon), for assert_close's scale: with p_y small, t' = p or
+    p_t near 1, torch's result is rounding noise.  With x: the scale of the value, whose
+    cross-entropy term torch rounds at the size of the logits."""
     if name == "bootstrapped_cross_entropy":
         size = 1.0
     elif name == "symmetric_cross_entropy":
         size = opts["alpha"] + opts["beta"] * abs(opts["A"])
+    elif name == "poly1_cross_entropy" and opts.get("epsilon", 1.0) < 0:
+        size = 1.0 + abs(opts["epsilon"])
+        if x is not None:
+            size *= 1.0 + np.max(np.abs(x), initial=0.0)
     else:
         return 0.0
     sw = np.ones(np.size(target)) if sw is None else np.asarray(sw, np.float64).reshape(-1)
