@@ -281,9 +281,9 @@ FL_ALWAYS_INLINE double FN(ce_row_soft_online)(const fl_ce_args *a, int64_t i, d
  * (2) e_j = exp(x_j - m) stored into the gradient row and summed; (3) the gradient from
  * e_j in place.  One exp per logit, against two for an online pass that recomputes it.
  * Rows longer than FL_CE_CACHED_ROW use the online pass (ce_row_*_online above).  Rows
- * shorter than FL_CE_TILE_C are processed a tile of rows at a time so that the exp loop
- * runs over the tile's flat values at full vector width (pass 2 subtracts each value's
- * row max from a per-value shift array). */
+ * shorter than FL_CE_TILE_C are processed a tile of rows at a time, transposed, by the
+ * K-dimensional kernel (ce_tile below), so that its loops run over rows at full vector
+ * width. */
 #define FL_CE_CACHED_ROW 65536
 #define FL_CE_TILE_C 32
 #define FL_CE_TILE 256
@@ -542,7 +542,7 @@ FL_ALWAYS_INLINE double FN(ce_tile)(const fl_ce_args *a, int64_t r0, int64_t R, 
  * segment of L consecutive positions of one sample is processed class by class, each
  * class a contiguous run of L values: a max pass, an exp-sum pass and a gradient pass
  * over the segment's c * L values (sized to stay in L1/L2), per-position accumulators
- * in double.  Same per-position formulas as ce_row_index / ce_row_soft / nll_row. */
+ * in double.  Same per-position formulas as ce_post / nll_row. */
 #define FL_KD_MAX 256
 
 FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0, int64_t L,

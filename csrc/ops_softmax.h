@@ -3,8 +3,8 @@
  *
  * Softmax losses of one class-index target y per row.  Each row is read from memory once,
  * by the online log-sum-exp of ce_online (running max m, s = sum_j exp(x_j - m)); the
- * gradient pass re-reads it from L1/L2, as ce_row_index does; so do two rarer passes: the
- * re-sum of the other classes in sm_target (rows of fewer than FL_SM_SPLIT_MIN classes
+ * gradient pass re-reads it from L1/L2 and recomputes exp (as ce_row_index_online); so
+ * do two rarer passes: the re-sum of the other classes in sm_target (rows of fewer than FL_SM_SPLIT_MIN classes
  * whose target is far ahead) and the hard bootstrap's search for the first max.  In terms
  * of q = p_y and u = 1 - q (computed without cancellation, see sm_target) the gradients of
  * the first four losses are K (p_j - [j = y]) for a per-row factor K, written as
@@ -241,7 +241,7 @@ FL_ALWAYS_INLINE double FN(symmetric_cross_entropy_row)(const fl_row_args *a, in
 }
 FL_ROW_DEFINE(symmetric_cross_entropy)
 
-/* poly1_cross_entropy: cross_entropy (class weights w, label smoothing ls, as ce_row_index)
+/* poly1_cross_entropy: cross_entropy (class weights w, label smoothing ls, as ce_post)
  * + eps w_y (1 - p_t), p_t = sum_c t'_c p_c, t' = (1 - ls) onehot(y) + ls / C, so
  * 1 - p_t = (1 - ls) u + ls (C - 1) / C, and the value is
  *   (1 - ls) w_y (g + (1 + eps) u) + ls / C (W lse - sum_c w_c x_c + eps w_y (C - 1)),
