@@ -18,12 +18,31 @@ def shape_str(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def is_device(a):
+    """Whether `a` is a GPU array: it carries __cuda_array_interface__ (CuPy, PyTorch CUDA
+    tensors, Numba device arrays) or is a Numba device array (also the simulator's)."""
+    return type(a) is not np.ndarray and (hasattr(a, "__cuda_array_interface__") or
+                                          type(a).__module__.startswith("numba.cuda"))
+
+
+def ops(a):
+    """The module of kernels and array helpers for `a`'s side: fastloss._hostops for host
+    arrays, fastloss.cuda._kernels (same names) for device arrays."""
+    if type(a) is np.ndarray or not is_device(a):
+        from . import _hostops
+        return _hostops
+    from .cuda import _kernels
+    return _kernels
+
+
+def array(a):
+    """`a` itself when it is a NumPy or device array, else np.asarray(a)."""
+    return a if type(a) is np.ndarray or is_device(a) else np.asarray(a)
+
+
 def float_input(a, name):
     """An array of float32 or float64 (the dtype the loss computes in)."""
-    if hasattr(a, "__cuda_array_interface__"):
-        raise ValueError(f"{name}: a GPU array needs backend='cuda', which is not available in "
-                         "this build; copy it to the host or use the CPU backend")
-    arr = a if type(a) is np.ndarray else np.asarray(a)
+    arr = array(a)
     if arr.dtype not in FLOAT_DTYPES and arr.dtype.kind == "f" \
             and arr.dtype.newbyteorder("=") in FLOAT_DTYPES:
         arr = arr.astype(arr.dtype.newbyteorder("="))   # non-native byte order: convert
@@ -39,20 +58,24 @@ def float_input(a, name):
 
 def real_array(a, name, dtype, shape):
     """A real-valued array (bool, int or float) of exactly `shape`, cast to `dtype`."""
-    arr = a if type(a) is np.ndarray else np.asarray(a)
+    arr = array(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
     if arr.shape != shape:
         raise ValueError(f"{name}: shape {shape_str(arr.shape)} does not match the input's "
                          f"shape {shape_str(shape)}")
-    return np.asarray(arr, dtype=dtype, order="C")
+    if type(arr) is np.ndarray:
+        return np.asarray(arr, dtype=dtype, order="C")
+    return ops(arr).contiguous(arr, dtype)
 
 
 def nonnegative_weights(a, name, dtype):
     """A real array of finite, non-negative weights, cast to `dtype` (not reshaped)."""
-    arr = a if type(a) is np.ndarray else np.asarray(a)
+    arr = array(a)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real-valued array, got dtype {arr.dtype}")
+    if type(arr) is not np.ndarray:
+        return _device_weights(arr, name, dtype)
     if arr.size:
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise ValueError(f"{name}: weights must be finite (found NaN or inf)")
@@ -63,6 +86,22 @@ def nonnegative_weights(a, name, dtype):
     if out.size and not np.isfinite(out).all():
         raise ValueError(f"{name}: weights overflow the input's dtype {dtype} "
                          f"(largest {arr.max()!r})")
+    return out
+
+
+def _device_weights(arr, name, dtype):
+    """nonnegative_weights of a device array: the scans run on the device."""
+    k = ops(arr)
+    if arr.size:
+        if arr.dtype.kind == "f" and k.find_nonfinite(arr) >= 0:
+            raise ValueError(f"{name}: weights must be finite (found NaN or inf)")
+        if k.find_outside(arr, 0.0, np.inf) >= 0:
+            raise ValueError(f"{name}: weights must be non-negative (found "
+                             f"{k.extreme(arr, 'min')!r})")
+    out = k.contiguous(arr, dtype)
+    if out.size and k.find_nonfinite(out) >= 0:
+        raise ValueError(f"{name}: weights overflow the input's dtype {dtype} "
+                         f"(largest {k.extreme(arr, 'max')!r})")
     return out
 
 
@@ -141,6 +180,9 @@ def out_array(out, shape, dtype, others, name="out"):
     either the kernel's input array itself (others[0]) or disjoint from every array it
     reads (the rest of others)."""
     if not isinstance(out, np.ndarray):
+        if is_device(out) and is_device(others[0]):
+            from .cuda import _arrays
+            return _arrays.out_array(out, shape, dtype, others, name)
         raise TypeError(f"{name}: expected a NumPy array, got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"{name}: shape {shape_str(out.shape)} does not match the input's "

@@ -39,22 +39,19 @@ class Call:
 def kernel_form(a, shape):
     """`a` as a kernel reads it: C-contiguous and of `shape` (its own size), a itself
     when it already is (no copy and no new view on the common path)."""
-    if a.shape == shape and a.flags.c_contiguous:
-        return a
-    return np.asarray(a, order="C").reshape(shape)
+    if type(a) is np.ndarray:
+        if a.shape == shape and a.flags.c_contiguous:
+            return a
+        return np.asarray(a, order="C").reshape(shape)
+    return ck.ops(a).kernel_form(a, shape)
 
 
 # --------------------------------------------------------------- cross-entropy ----
 
-_INT64_MAX = np.iinfo(np.int64).max
-
-
 def int64_targets(t, c):
     """Integer class targets (of any integer dtype) as C-contiguous int64 (t's shape); a
     uint64 index beyond int64 raises rather than wrapping around."""
-    if t.dtype.kind == "u" and t.dtype.itemsize == 8 and t.size and t.max() > _INT64_MAX:
-        raise ValueError(f"target: class index {t.max()} is out of range for {c} classes")
-    return np.ascontiguousarray(t, dtype=np.int64)
+    return ck.ops(t).int64_targets(t, c)
 
 
 def _class_targets(t, x, n, c, s, ignore_index, batched):
@@ -64,9 +61,10 @@ def _class_targets(t, x, n, c, s, ignore_index, batched):
         raise ValueError(f"target: class indices for input {ck.shape_str(x.shape)} must have "
                          f"shape {ck.shape_str(want)}, got {ck.shape_str(t.shape)}")
     t64 = int64_targets(t, c).reshape(n * s)
-    bad = _kernels.find_bad_class_index(t64, c, ignore_index)
+    k = ck.ops(t64)
+    bad = k.find_bad_class_index(t64, c, ignore_index)
     if bad >= 0:
-        raise ValueError(f"target: class index {t64[bad]} at flat position {bad} is out of "
+        raise ValueError(f"target: class index {k.item(t64, bad)} at flat position {bad} is out of "
                          f"range for {c} classes (valid: 0 to {c - 1}, or ignore_index="
                          f"{ignore_index})")
     return t64
@@ -104,7 +102,7 @@ def _kernel_view(x, n, c, s, sw):
     """The (n, c * s) kernel view of a class input, its position count and sample weights;
     with no positions (a zero-sized d_k) there is nothing to compute: n = 0 for the kernel."""
     if s == 0:
-        return np.empty((0, c), x.dtype), 1, (None if sw is None else sw[:0])
+        return ck.ops(x).empty((0, c), x.dtype), 1, (None if sw is None else sw[:0])
     return kernel_form(x, (n, c * s)), s, sw
 
 
@@ -112,7 +110,7 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
                           sample_weight):
     x, n, c, s, batched = _class_input(input)
     dtype = x.dtype
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = ck.array(target)
     if t.dtype.kind in "iu":
         t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
         soft = target_ref = None   # the reference's target: t64 in t's shape
@@ -123,7 +121,7 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
         if ignore_index != -100:
             raise ValueError("ignore_index: is not supported with class-probability targets "
                              "(floating-point target); leave it at -100")
-        soft = np.asarray(t, dtype=dtype, order="C")
+        soft = ck.ops(t).contiguous(t, dtype)
         t64 = None
         target_ref = soft
         soft = soft.reshape(n, c * s)
@@ -135,9 +133,10 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
     x2, sk, swk = _kernel_view(x, n, c, s, sw)
     if soft is not None:
         soft = soft.reshape(x2.shape)
+    K = ck.ops(x2)
 
     def cpu(red, loss_out, grad, nt):
-        return _kernels.cross_entropy(x2, t64, soft, w, swk, ignore_index, label_smoothing, red,
+        return K.cross_entropy(x2, t64, soft, w, swk, ignore_index, label_smoothing, red,
                                       loss_out, grad, nt, sk, z_loss)
 
     def ref():
@@ -152,16 +151,17 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
 def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):
     x, n, c, s, batched = _class_input(input)
     dtype = x.dtype
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = ck.array(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"target: expected integer class indices, got dtype {t.dtype}")
     t64 = _class_targets(t, x, n, c, s, ignore_index, batched)
     w = _class_weight(weight, c, dtype)
     sw = ck.sample_weight(sample_weight, n, dtype, batched)
     x2, sk, swk = _kernel_view(x, n, c, s, sw)
+    K = ck.ops(x2)
 
     def cpu(red, loss_out, grad, nt):
-        return _kernels.cross_entropy(x2, t64, None, w, swk, ignore_index, 0.0, red,
+        return K.cross_entropy(x2, t64, None, w, swk, ignore_index, 0.0, red,
                                       loss_out, grad, nt, sk, 0.0, True)
 
     def ref():
@@ -210,8 +210,8 @@ def _aux_layout(arr, shape, n, m, dtype, name):
     if all(d == 1 for d in wp.shape[1:]):
         if wp.shape[0] == shape[0]:
             return wp.reshape(n), FL_AUX_ROW
-        return np.full(n, wp.reshape(()), dtype=dtype), FL_AUX_ROW
-    return np.ascontiguousarray(np.broadcast_to(wp, shape)).reshape(n, m), FL_AUX_FULL
+        return ck.ops(wp).broadcast_copy(wp.reshape(1), (n,)), FL_AUX_ROW
+    return ck.ops(wp).broadcast_copy(wp, shape).reshape(n, m), FL_AUX_FULL
 
 
 def _elementwise(input, target, sample_weight):
@@ -228,10 +228,11 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
     x, t, n, m, sw = _elementwise(input, target, sample_weight)
     shape, dtype = x.shape, x.dtype
     t2 = t.reshape(n, m)
-    bad = _kernels.find_outside(t2, 0.0, 1.0)
+    K = ck.ops(t2)
+    bad = K.find_outside(t2, 0.0, 1.0)
     if bad >= 0:
-        raise ValueError(f"target: values must lie in [0, 1]; found {t2.flat[bad]!r} at flat "
-                         f"position {bad}")
+        raise ValueError(f"target: values must lie in [0, 1]; found {K.item(t2, bad)!r} at "
+                         f"flat position {bad}")
     w_ref = w = wl = pw_ref = pw = pwl = None
     if weight is not None:
         w_ref, w, wl = _aux_weight(weight, "weight", shape, n, m, dtype)
@@ -240,8 +241,8 @@ def prepare_binary_cross_entropy_with_logits(input, target, weight, pos_weight, 
     x2 = kernel_form(x, (n, m))
 
     def cpu(red, loss_out, grad, nt):
-        return _kernels.binary_cross_entropy_with_logits(x2, t2, w, wl or 0, pw, pwl or 0, sw, red,
-                                                         loss_out, grad, nt)
+        return K.binary_cross_entropy_with_logits(x2, t2, w, wl or 0, pw, pwl or 0, sw, red,
+                                                  loss_out, grad, nt)
 
     return Call(x2, shape, shape, cpu, lambda: dict(input=x, target=t, sample_weight=sw,
                                                     weight=w_ref, pos_weight=pw_ref),
@@ -279,6 +280,7 @@ def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False
     w_denom (PyTorch's rule for mse_loss' weight; not for BCE's); params: a tuple of up
     to 4 numbers (the binding converts them to double)."""
     code = _kernels.EW_OPS[op]
+    K = ck.ops(x)
     nm = _rows(x.shape)
     x2 = kernel_form(x, nm)
     t2 = None if t is None else kernel_form(t, nm)
@@ -286,13 +288,13 @@ def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False
 
     if y2 is None:
         def cpu(red, loss_out, grad, nt):
-            return _kernels.elementwise(code, x2, t2, None, w, w_layout, sw, params, red,
-                                        loss_out, grad, None, nt, w_denom)
+            return K.elementwise(code, x2, t2, None, w, w_layout, sw, params, red,
+                                 loss_out, grad, None, nt, w_denom)
     else:
         def cpu(red, loss_out, grad, nt):
             g, g2 = (None, None) if grad is None else grad
-            return _kernels.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red,
-                                        loss_out, g, g2, nt, w_denom)
+            return K.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red,
+                                 loss_out, g, g2, nt, w_denom)
 
     more = () if y2 is None else ((y2, x.shape),)
     return Call(x2, x.shape, x.shape, cpu, ref, (t2, w, sw), more)
@@ -313,6 +315,7 @@ def row_call(op, x, n, c, sw, params, ref, *, s=1, x2=None, x3=None, target=None
     target per sample (n,); class_w: (c,); denom: what "mean" divides by (DEN_*);
     params: a tuple of up to 4 numbers."""
     code = _kernels.ROW_OPS[op]
+    K = ck.ops(x)
     shape = (n, c * s)
     xk = kernel_form(x, shape)
     xk2 = None if x2 is None else kernel_form(x2, shape)
@@ -323,8 +326,8 @@ def row_call(op, x, n, c, sw, params, ref, *, s=1, x2=None, x3=None, target=None
         # grad: None, x's gradient, or (with x2) a tuple of one gradient per input
         g1, g2, g3 = _NO_GRADS if grad is None else \
             (grad, None, None) if xk2 is None else (*grad, None)[:3]
-        return _kernels.rowwise(code, xk, s, xk2, xk3, target, tk, rt, class_w, sw, params,
-                                ignore_index, denom, red, loss_out, g1, g2, g3, nt)
+        return K.rowwise(code, xk, s, xk2, xk3, target, tk, rt, class_w, sw, params,
+                         ignore_index, denom, red, loss_out, g1, g2, g3, nt)
 
     more = () if xk2 is None else ((xk2, x2.shape),) if xk3 is None else \
         ((xk2, x2.shape), (xk3, x3.shape))

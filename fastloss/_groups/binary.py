@@ -3,22 +3,22 @@ import numpy as np
 
 from .. import _checks as ck
 from .. import _losses as L
-from .._cpu import _kernels
 from .._spec import LossSpec, Param
 from ..reference import binary as ref
 
 
 def _in_unit_interval(a2d, name, what="values"):
     """Raise naming `name` when a value of a2d lies outside [0, 1] (NaN passes)."""
-    bad = _kernels.find_outside(a2d, 0.0, 1.0)
+    k = ck.ops(a2d)
+    bad = k.find_outside(a2d, 0.0, 1.0)
     if bad >= 0:
-        raise ValueError(f"{name}: {what} must lie in [0, 1]; found {a2d.flat[bad]!r} at flat "
-                         f"position {bad}")
+        raise ValueError(f"{name}: {what} must lie in [0, 1]; found {k.item(a2d, bad)!r} at "
+                         f"flat position {bad}")
 
 
 def prepare_binary_cross_entropy(input, target, weight, sample_weight):
     x, t, n, m, sw = L._elementwise(input, target, sample_weight)
-    x = np.asarray(x, order="C")   # checked here, read by the kernel without another copy
+    x = ck.ops(x).contiguous(x)   # checked here, read by the kernel without another copy
     _in_unit_interval(x.reshape(n, m), "input", "probabilities")
     _in_unit_interval(t.reshape(n, m), "target")
     w_ref = w = wl = None
@@ -32,10 +32,11 @@ def prepare_binary_cross_entropy(input, target, weight, sample_weight):
 def prepare_kl_div(input, target, log_target, sample_weight):
     x, t, n, m, sw = L._elementwise(input, target, sample_weight)
     if not log_target:
-        bad = _kernels.find_outside(t.reshape(n, m), 0.0, np.inf)
+        k = ck.ops(t)
+        bad = k.find_outside(t.reshape(n, m), 0.0, np.inf)
         if bad >= 0:
             raise ValueError(f"target: probabilities must be >= 0 (log_target=False); found "
-                             f"{t.flat[bad]!r} at flat position {bad}")
+                             f"{k.item(t, bad)!r} at flat position {bad}")
     return L.ew_call("kl_div_log_target" if log_target else "kl_div", x, t, sw, (),
                      lambda: dict(input=x, target=t, log_target=log_target, sample_weight=sw))
 
@@ -67,11 +68,11 @@ def prepare_dice_loss(input, target, smooth, from_logits, weight, ignore_index, 
         raise ValueError(f"input: the positions d1..dk must not be empty, got shape "
                          f"{ck.shape_str(x.shape)}")
     dtype = x.dtype
-    x = np.asarray(x, order="C")
+    x = ck.ops(x).contiguous(x)
     xk = x.reshape(n, c * s)
     if not from_logits:
         _in_unit_interval(xk, "input", "probabilities (from_logits=False)")
-    tt = target if type(target) is np.ndarray else np.asarray(target)
+    tt = ck.array(target)
     spatial = (n,) + x.shape[2:]
     t64 = tf = None
     if c >= 2 and tt.shape == spatial:
@@ -98,7 +99,7 @@ def prepare_dice_loss(input, target, smooth, from_logits, weight, ignore_index, 
         _in_unit_interval(tf.reshape(n, c * s), "target")
         target_ref = tf
     w = L._class_weight(weight, c, dtype)
-    if w is not None and not w.sum() > 0:
+    if w is not None and not ck.ops(w).total(w) > 0:
         raise ValueError("weight: class weights must not all be zero (the loss divides by "
                          "their sum)")
     sw = ck.sample_weight(sample_weight, n, dtype)

@@ -10,7 +10,6 @@ import numpy as np
 
 from .. import _checks as ck
 from .. import _losses as L
-from .._cpu import _kernels
 from .._spec import LossSpec, Param
 from ..reference import margin as ref
 
@@ -19,10 +18,11 @@ from ..reference import margin as ref
 
 def _pm1(t, name="target"):
     """Raise unless every value of the (cast, C-contiguous) target is 1 or -1."""
-    bad = _kernels.find_not_in(t, -1.0, 1.0)
+    k = ck.ops(t)
+    bad = k.find_not_in(t, -1.0, 1.0)
     if bad >= 0:
-        raise ValueError(f"{name}: values must be 1 or -1; found {t.flat[bad]!r} at flat "
-                         f"position {bad}")
+        raise ValueError(f"{name}: values must be 1 or -1; found {k.item(t, bad)!r} at "
+                         f"flat position {bad}")
 
 
 def _second_input(a, name, x, first):
@@ -92,7 +92,7 @@ def prepare_multi_margin_loss(input, target, p, margin, weight, sample_weight):
     x, n, c, batched = _row_input(input, "input", "(N, C) or (C,)")
     if c == 0:
         raise ValueError("input: needs at least one class (C >= 1), got C = 0")
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = ck.array(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"target: expected integer class indices, got dtype {t.dtype}")
     # PyTorch's rule: at most 1-D with one index per row; "none" takes the target's shape
@@ -101,9 +101,10 @@ def prepare_multi_margin_loss(input, target, p, margin, weight, sample_weight):
                          f"shape ({n},){'' if batched else ' or ()'}, got "
                          f"{ck.shape_str(t.shape)}")
     t64 = L.int64_targets(t, c).reshape(n)
-    bad = _kernels.find_bad_class_index(t64, c, 0)   # 0 is a valid class: nothing ignored
+    k = ck.ops(t64)
+    bad = k.find_bad_class_index(t64, c, 0)   # 0 is a valid class: nothing ignored
     if bad >= 0:
-        raise ValueError(f"target: class index {t64[bad]} at position {bad} is out of range "
+        raise ValueError(f"target: class index {k.item(t64, bad)} at position {bad} is out of range "
                          f"for {c} classes (valid: 0 to {c - 1})")
     w = L._class_weight(weight, c, x.dtype)
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched)
@@ -118,10 +119,11 @@ def prepare_multilabel_soft_margin_loss(input, target, weight, sample_weight):
     if c == 0:
         raise ValueError("input: needs at least one class (C >= 1), got C = 0")
     t = ck.real_array(target, "target", x.dtype, x.shape)
-    bad = _kernels.find_outside(t, 0.0, 1.0)
+    k = ck.ops(t)
+    bad = k.find_outside(t, 0.0, 1.0)
     if bad >= 0:
-        raise ValueError(f"target: values must lie in [0, 1]; found {t.flat[bad]!r} at flat "
-                         f"position {bad}")
+        raise ValueError(f"target: values must lie in [0, 1]; found {k.item(t, bad)!r} at "
+                         f"flat position {bad}")
     sw = ck.sample_weight(sample_weight, n, x.dtype, batched)
 
     def ref_kw(w_ref=None):
@@ -143,28 +145,28 @@ def prepare_multilabel_soft_margin_loss(input, target, weight, sample_weight):
     if not batched or w_ref.ndim < 2 or w_ref.shape[0] == 1:
         # one weight per class (PyTorch documents (C,)): the row-wise op's class weights
         per_class = w_ref.reshape(w_ref.shape[-1:] if w_ref.ndim else ())
-        cw = np.ascontiguousarray(np.broadcast_to(per_class, (c,)))
+        cw = k.broadcast_copy(per_class, (c,))
         return L.row_call("multilabel_soft_margin_loss", x, n, c, sw, (), ref_kw(w_ref), t=t,
                           class_w=cw, value_shape=value_shape)
     # a weight per row or per element: BCE with logits over the (N, C) elements with that
     # weight; the per-row value is the row's sum of the weighted terms over C
     w, layout = L._aux_layout(w_ref, x.shape, n, c, x.dtype, "weight")
-    xk = np.asarray(x, order="C").reshape(n, c)
+    xk = k.contiguous(x).reshape(n, c)
     tk = t.reshape(n, c)
 
     def bce(wk, red, loss_out, grad, nt):
-        return _kernels.binary_cross_entropy_with_logits(xk, tk, wk, layout, None, 0, sw, red,
-                                                         loss_out, grad, nt)
+        return k.binary_cross_entropy_with_logits(xk, tk, wk, layout, None, 0, sw, red,
+                                                  loss_out, grad, nt)
 
     def cpu(red, loss_out, grad, nt):
         if red == 2:   # the mean of the row values is the mean of the N * C terms
             return bce(w, red, None, grad, nt)
-        wc = w / x.dtype.type(c)
+        wc = k.divided(w, c)
         if red == 1:
             return bce(wc, red, None, grad, nt)
-        per = np.empty((n, c), x.dtype)
+        per = k.empty((n, c), x.dtype)
         bce(wc, red, per, grad, nt)
-        loss_out[...] = per.sum(axis=1, dtype=np.float64)
+        k.sum_middle(per.reshape(n, c, 1), loss_out.reshape(n, 1))
         return 0.0
 
     return L.Call(xk, x.shape, value_shape, cpu, ref_kw(w_ref), (tk, w, sw))

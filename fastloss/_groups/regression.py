@@ -4,7 +4,6 @@ import numpy as np
 
 from .. import _checks as ck
 from .. import _losses as L
-from .._cpu import _kernels
 from .._spec import LossSpec, Param
 from ..reference import regression as ref
 
@@ -22,9 +21,10 @@ def _target_at_least(t, n, m, lo, what, strict=False):
         # (lo, inf] for lo = 0: the smallest positive number of the dtype is the closed end
         lo = float(np.finfo(t.dtype).smallest_subnormal)
     t2 = t.reshape(n, m)
-    bad = _kernels.find_outside(t2, lo, np.inf)
+    k = ck.ops(t2)
+    bad = k.find_outside(t2, lo, np.inf)
     if bad >= 0:
-        raise ValueError(f"target: {what}; found {t2.flat[bad]!r} at flat position {bad}")
+        raise ValueError(f"target: {what}; found {k.item(t2, bad)!r} at flat position {bad}")
 
 
 def prepare_l1_loss(input, target, weight, sample_weight):
@@ -70,16 +70,18 @@ def prepare_poisson_nll_loss(input, target, log_input, full, eps, sample_weight)
                      _ew_ref(x, t, sw, log_input=log_input, full=full, eps=eps))
 
 
-def _gaussian_var(var, shape, dtype):
+def _gaussian_var(var, x):
     """var as torch.nn.functional.gaussian_nll_loss takes it: a float (here also a 0-d
     array) for every element, or an array of the input's shape, of the input's shape
     without its last dimension, or of the input's shape with one dimension of size 1.
     Returns (var for the reference: a float or the cast array; var materialized in the
     input's shape for the kernel; the shape of var's gradient; the shape, of the input's
-    dimension count, that var broadcasts from)."""
+    dimension count, that var broadcasts from).  x: the checked input (its shape, dtype
+    and side, host or device)."""
+    shape, dtype, K = x.shape, x.dtype, ck.ops(x)
     if isinstance(var, (bool, np.bool_)):
         raise TypeError("var: expected a float or a real-valued array, got bool")
-    arr = var if type(var) is np.ndarray else np.asarray(var)
+    arr = ck.array(var)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"var: expected a float or a real-valued array, got dtype {arr.dtype}")
     vshape = arr.shape
@@ -93,42 +95,48 @@ def _gaussian_var(var, shape, dtype):
                              f"{ck.shape_str(shape)}, that shape without its last dimension, "
                              f"or that shape with one dimension of size 1 (as PyTorch)")
     with np.errstate(over="ignore"):
-        v = np.asarray(arr, dtype=dtype, order="C")
-    bad = _kernels.find_outside(v.reshape(-1), float(np.finfo(dtype).smallest_subnormal),
-                                np.inf)
+        v = ck.ops(arr).contiguous(arr, dtype)
+    kv = ck.ops(v)
+    bad = kv.find_outside(v.reshape(v.size), float(np.finfo(dtype).smallest_subnormal),
+                          np.inf)
     if bad >= 0:
-        orig = arr.reshape(-1)[bad]
+        orig = kv.item(arr, bad)
         why = f" (underflows {dtype})" if orig > 0 else ""
         raise ValueError(f"var: variances must be positive; found {orig!r}{why} at flat "
                          f"position {bad}")
     if vshape == shape:
         return v, v, shape, shape
     if not arr.ndim:
-        return float(v), np.full(shape, v, dtype=dtype), (), (1,) * len(shape)
-    full = np.ascontiguousarray(np.broadcast_to(v.reshape(vshape), shape))
-    return v, full, arr.shape, vshape
+        fv = float(kv.item(v, 0))
+        return fv, K.full(shape, fv, dtype), (), (1,) * len(shape)
+    return v, K.broadcast_copy(v.reshape(vshape), shape), arr.shape, vshape
 
 
 def prepare_gaussian_nll_loss(input, target, var, full, eps, sample_weight):
     x, t, n, m, sw = L._elementwise(input, target, sample_weight)
-    v_ref, v_full, vshape, bshape = _gaussian_var(var, x.shape, x.dtype)
+    v_ref, v_full, vshape, bshape = _gaussian_var(var, x)
     call = L.ew_call("gaussian_nll_loss", x, t, sw, (eps, _HALF_LOG_2PI if full else 0.0),
                      _ew_ref(x, t, sw, var=v_ref, full=full, eps=eps), y=v_full)
     if vshape == x.shape:
         return call
     # var broadcasts: the kernel writes the gradient of the materialized var, summed here
-    # over the broadcast dimensions into var's own shape
+    # (in float64) over the broadcast dimension into var's own shape; var broadcasts along
+    # one dimension k (PyTorch's rule), or along all of them when it is a scalar
     kernel = call.cpu
     vk = call.more[0][0]
-    axes = tuple(k for k, (a, b) in enumerate(zip(bshape, x.shape)) if a != b)
+    K = ck.ops(x)
+    axes = [k for k, (a, b) in enumerate(zip(bshape, x.shape)) if a != b]
+    k0, k1 = (axes[0], axes[-1] + 1) if axes else (0, 0)
+    A, B = math.prod(x.shape[:k0]), math.prod(x.shape[k1:])
+    mid = (A, x.size // (A * B) if A * B else 0, B)
 
     def cpu(red, loss_out, grad, nt):
         if grad is None:
             return kernel(red, loss_out, None, nt)
         g_in, g_var = grad
-        g_full = np.empty(x.shape, dtype=x.dtype)
+        g_full = K.empty(x.shape, x.dtype)
         value = kernel(red, loss_out, (g_in, g_full), nt)
-        g_var[...] = np.sum(g_full, axis=axes, dtype=np.float64).reshape(vshape)
+        K.sum_middle(g_full.reshape(mid), g_var.reshape(A, B))
         return value
 
     call.cpu = cpu

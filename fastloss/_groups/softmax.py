@@ -19,7 +19,7 @@ def _rows(input, target, ignore_index, sample_weight):
     x, n, c, _, batched = L._class_input(input)
     if x.ndim > 2:
         raise ValueError(f"input: expected shape (C,) or (N, C), got {ck.shape_str(x.shape)}")
-    t = target if type(target) is np.ndarray else np.asarray(target)
+    t = ck.array(target)
     if t.dtype.kind not in "iu":
         raise TypeError(f"target: expected integer class indices, got dtype {t.dtype}")
     t64 = L._class_targets(t, x, n, c, 1, ignore_index, batched)
