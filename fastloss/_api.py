@@ -25,8 +25,12 @@ Common keyword-only options
 sample_weight : array of shape (N,) or None
     One finite, non-negative weight per sample.  With ``reduction="mean"`` the sum is
     divided by the total weight that applies.
-backend : {"auto", "cpu", "numpy"}
-    "cpu" runs the compiled kernels, "numpy" the NumPy reference; "auto" is "cpu".
+backend : {"auto", "cpu", "cuda", "numpy"}
+    "cpu" runs the compiled C kernels, "cuda" the Numba CUDA kernels (fastloss[cuda]),
+    "numpy" the NumPy reference; "auto" is "cuda" for GPU arrays (anything with
+    __cuda_array_interface__: PyTorch CUDA tensors, CuPy, Numba device arrays), whose
+    results stay on the device, and "cpu" otherwise.  "cuda" with host arrays copies
+    them to the device and the results back.
 n_threads : int or None
     None uses OpenMP's default count (OMP_NUM_THREADS, threadpoolctl); a negative count
     n means (default + 1 + n), as joblib's n_jobs.  Small inputs always run on one thread.
@@ -64,14 +68,23 @@ def threads(n_threads):
     return default + 1 + n
 
 
-def _use_reference(backend):
-    """Whether a `backend` other than "auto"/"cpu" (those the entry points test first) asks
-    for the NumPy reference; raises for anything else."""
-    be = ck.backend(backend)
-    if be == "cuda":
-        raise ValueError("backend: 'cuda' is not available in this version; use 'auto', "
-                         "'cpu' or 'numpy'")
-    return be == "numpy"
+def _backend_code(backend):
+    """1 for "numpy", 2 for "cuda" (the entry points test "auto"/"cpu", 0, first); raises
+    for anything else."""
+    return {"auto": 0, "cpu": 0, "numpy": 1, "cuda": 2}[ck.backend(backend)]
+
+
+def _any_device(arrays):
+    for a in arrays:
+        if a.__class__ is not np.ndarray and ck.is_device(a):
+            return True
+    return False
+
+
+def _device(spec, mode, out, inputs, params, red, sample_weight, backend):
+    """A call on the CUDA backend (fastloss.cuda, imported here, on first use)."""
+    from .cuda import _call
+    return _call.call(spec, mode, out, inputs, params, red, sample_weight, backend)
 
 
 def _outs(out, call):
@@ -92,6 +105,9 @@ def _outs(out, call):
 
 def _reference(spec, mode, out, inputs, params, reduction, red, sample_weight):
     """A call on the NumPy reference (backend="numpy"), after the same checks."""
+    if _any_device(inputs):
+        raise ValueError("backend: 'numpy' takes host arrays, got a GPU array; use "
+                         "backend='auto' or 'cuda'")
     call = spec.prepare(*inputs, *params, sample_weight)
     dtype = call.dtype
     if out is not None:
@@ -192,21 +208,27 @@ def _generate(spec, mode):
     params = "".join(n + ", " for n in names)
     ns = {"_spec": spec, "_ck": ck, "_REDS": {r: ck.REDUCTIONS[r] for r in spec.reductions},
           "_ALLOWED": spec.reductions, "_CPU": frozenset(("auto", "cpu")),
-          "_PLAIN": frozenset((str, int, float)), "_use_reference": _use_reference,
+          "_PLAIN": frozenset((str, int, float)), "_backend_code": _backend_code,
+          "_ndarray": np.ndarray, "_any_device": _any_device, "_device": _device,
           "_max_threads": _kernels.max_threads, "_threads": threads,
           "_reference": _reference, "_compiled": _compiled, "_fast": spec.fast}
     lines = [f"def {spec.name}({inputs}, {', '.join(sig + ['*'] + kw)}):",
              "    _red = _REDS.get(reduction) if reduction.__class__ is str else None",
              "    if _red is None:",
              "        _red = _ck.reduction(reduction, _ALLOWED)",
-             "    _numpy = (backend.__class__ is not str or backend not in _CPU) and "
-             "_use_reference(backend)",
+             "    _be = 0 if backend.__class__ is str and backend in _CPU else "
+             "_backend_code(backend)",
              "    _nt = _max_threads() if n_threads is None else _threads(n_threads)"]
     for p in spec.all_params():
         lines += _check_source(p, ns)
-    lines += ["    if _numpy:",
+    first = spec.inputs[0]
+    lines += ["    if _be == 1:",
               f"        return _reference(_spec, {mode}, {out}, ({inputs},), ({params}), "
-              "reduction, _red, sample_weight)"]
+              "reduction, _red, sample_weight)",
+              f"    if _be == 2 or ({first}.__class__ is not _ndarray and "
+              f"_any_device(({inputs},))):",
+              f"        return _device(_spec, {mode}, {out}, ({inputs},), ({params}), _red, "
+              "sample_weight, backend)"]
     if spec.fast is not None:
         lines += [f"    _r = _fast({mode}, {out}, {inputs}, {params}sample_weight, _red, _nt)",
                   "    if _r is not None:",

@@ -181,8 +181,8 @@ def out_array(out, shape, dtype, others, name="out"):
     reads (the rest of others)."""
     if not isinstance(out, np.ndarray):
         if is_device(out) and is_device(others[0]):
-            from .cuda import _arrays
-            return _arrays.out_array(out, shape, dtype, others, name)
+            from .cuda import _kernels
+            return _kernels.out_array(out, shape, dtype, others, name)
         raise TypeError(f"{name}: expected a NumPy array, got {type(out).__name__}")
     if out.shape != shape:
         raise ValueError(f"{name}: shape {shape_str(out.shape)} does not match the input's "

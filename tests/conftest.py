@@ -32,3 +32,9 @@ def pytest_report_header(config):
     return (f"fastloss {fastloss.__version__} from {os.path.dirname(fastloss.__file__)}: "
             f"simd levels {', '.join(SIMD_LEVELS)}, active {_cpu.simd_level()}; "
             f"FASTLOSS_TEST_SEED={SEED}")
+
+
+# The CUDA backend's tests run under Numba's simulator unless FASTLOSS_TEST_GPU=1 asks for
+# a real device; the variable must be set before numba.cuda is first imported.
+if not os.environ.get("FASTLOSS_TEST_GPU"):
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
