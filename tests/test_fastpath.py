@@ -308,7 +308,7 @@ def test_common_options_are_checked_as_before(name, rng):
     args, kwargs = next(iter(cases.SMALL[name](rng)))
     loss = getattr(fl, name)
     full = {"reduction": lambda v: ck.reduction(v, spec.reductions),
-            "backend": lambda v: _api._use_reference(v), "n_threads": _api.threads}
+            "backend": lambda v: _api._backend_code(v), "n_threads": _api.threads}
     for opt, values in _COMMON.items():
         for v in values:
             expected = _outcome(lambda: full[opt](v))
