@@ -39,10 +39,8 @@ class Call:
 def kernel_form(a, shape):
     """`a` as a kernel reads it: C-contiguous and of `shape` (its own size), a itself
     when it already is (no copy and no new view on the common path)."""
-    if type(a) is np.ndarray:
-        if a.shape == shape and a.flags.c_contiguous:
-            return a
-        return np.asarray(a, order="C").reshape(shape)
+    if type(a) is np.ndarray and a.shape == shape and a.flags.c_contiguous:
+        return a
     return ck.ops(a).kernel_form(a, shape)
 
 

@@ -121,10 +121,6 @@ def find_nonfinite(a):
 
 # ---------------------------------------------------------- array helpers ----
 
-def is_array(a):
-    return True
-
-
 def item(a, i):
     """Element i of the flat a, on the host (for an error message)."""
     return contiguous(a).reshape(a.size)[i]
@@ -151,10 +147,6 @@ def _gather_kernel(nd):
     return k
 
 
-def _is_c_contiguous(a):
-    return a.is_c_contiguous()
-
-
 def broadcast_copy(a, shape, dtype=None):
     """A new C-contiguous device array of `shape` (and dtype) holding a broadcast to it."""
     ctx = current()
@@ -173,7 +165,7 @@ def broadcast_copy(a, shape, dtype=None):
 
 def contiguous(a, dtype=None):
     """a as a C-contiguous device array of `dtype` (a itself when it already is)."""
-    if (dtype is None or np.dtype(dtype) == a.dtype) and _is_c_contiguous(a):
+    if (dtype is None or np.dtype(dtype) == a.dtype) and a.is_c_contiguous():
         return a
     return broadcast_copy(a, a.shape, dtype)
 

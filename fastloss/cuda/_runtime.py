@@ -91,8 +91,10 @@ class Context:
 
     # arrays the kernels read and write: Numba device arrays over the same memory
     def wrap(self, a):
-        if cuda.is_cuda_array(a) if not SIMULATOR else _is_sim_array(a):
-            return a if _is_numba_array(a) else cuda.as_cuda_array(a, sync=False)
+        if _is_numba_array(a):
+            return a
+        if not SIMULATOR and cuda.is_cuda_array(a):
+            return cuda.as_cuda_array(a, sync=False)
         raise TypeError(f"not a GPU array: {type(a).__name__}")
 
     def to_device(self, a):
@@ -118,10 +120,6 @@ class Context:
 
 def _is_numba_array(a):
     return type(a).__module__.startswith("numba.cuda")
-
-
-def _is_sim_array(a):
-    return _is_numba_array(a)
 
 
 _local = threading.local()

@@ -45,6 +45,34 @@ def _nlog1m_minus(u, logq):
     return u * u / (2.0 - u) + 2.0 * w * w2 * p
 
 
+@cuda.jit(device=True)
+def _ce_post(soft, T, sx, lse, xy, wy, ls, z, W, C, coef):
+    """cross_entropy's row value (before the sample weight) and gradient coefficients,
+    as the CPU's ce_post: g_j = (coef A / s) e_j - B w_j (times t'_j for probability
+    targets), then the target's entry decreased by GY.  soft: T = sum_j w_j t'_j and sx =
+    sum_j w_j t'_j x_j; class indices: sx = sum_j w_j x_j (label smoothing), x_y, w_y."""
+    B = 0.0
+    GY = 0.0
+    if soft:
+        loss = -sx if T == 0.0 else T * lse - sx
+        A = T
+        if z > 0.0:
+            loss += z * lse * lse
+            A += 2.0 * z * lse
+        B = coef
+    else:
+        loss = (1.0 - ls) * wy * (lse - xy)
+        A = (1.0 - ls) * wy + ls * W / C
+        if ls > 0.0:
+            loss += ls / C * (W * lse - sx)
+        if z > 0.0:
+            loss += z * wy * lse * lse
+            A += 2.0 * z * wy * lse
+        B = coef * ls / C
+        GY = coef * (1.0 - ls) * wy
+    return loss, A, B, GY
+
+
 def _make_rows(OP, R, T):
     """The block-per-row kernel of OP for floating type R, T threads per block."""
 
@@ -148,24 +176,9 @@ def _make_rows(OP, R, T):
             SET = True
             GK = 0.0
             if OP == CE:
-                if soft is not None:
-                    loss = -sx if T_ == 0.0 else T_ * lse - sx
-                    A = T_
-                    if z > 0.0:
-                        loss += z * lse * lse
-                        A += 2.0 * z * lse
-                    B = coef
-                else:
-                    loss = (1.0 - ls) * wy * (lse - xy)
-                    A = (1.0 - ls) * wy + ls * W / C
-                    if ls > 0.0:
-                        loss += ls / C * (W * lse - sx)
-                    if z > 0.0:
-                        loss += z * wy * lse * lse
-                        A += 2.0 * z * wy * lse
-                    B = coef * ls / C
-                    GY = coef * (1.0 - ls) * wy
-                    SET = False
+                loss, A, B, GY = _ce_post(soft is not None, T_, sx, lse, xy, wy, ls, z, W, C,
+                                          coef)
+                SET = soft is not None
                 A = coef * A / s
                 loss *= swi
             elif OP == POLY1:
@@ -302,26 +315,9 @@ def _make_positions(R):
             for j in range(C):
                 s += float64(R(math.exp(x[base + j * S] - mu)))
             lse = float64(mu) + math.log(s)
-            B = 0.0
-            GY = 0.0
-            if soft is not None:
-                loss = -a2 if a1 == 0.0 else a1 * lse - a2
-                A = a1
-                if z > 0.0:
-                    loss += z * lse * lse
-                    A += 2.0 * z * lse
-                B = coef
-            else:
-                wy = 1.0 if cw is None else float64(cw[y])
-                loss = (1.0 - ls) * wy * (lse - xy)
-                A = (1.0 - ls) * wy + ls * W / C
-                if ls > 0.0:
-                    loss += ls / C * (W * lse - a1)
-                if z > 0.0:
-                    loss += z * wy * lse * lse
-                    A += 2.0 * z * wy * lse
-                B = coef * ls / C
-                GY = coef * (1.0 - ls) * wy
+            wy = 1.0 if cw is None or y < 0 else float64(cw[y])
+            loss, A, B, GY = _ce_post(soft is not None, a1, a2 if soft is not None else a1,
+                                      lse, xy, wy, ls, z, W, C, coef)
             loss *= swi
             if lo is not None:
                 lo[q] = R(loss)
@@ -430,7 +426,7 @@ def cross_entropy(x, target, soft, cw, sw, ignore_index, ls, red, loss_out, g, s
     den, dh = _denominator(red, n, s, c, target, ignore_index,
                            cw if target is not None else None, sw)
     gs = rd.gscale_host(red, dh)
-    W = None if cw is None or nll else rd.array_sum(cw)
+    W = None if cw is None or nll or not ls > 0.0 else rd.array_sum(cw)   # read with ls only
     if nll or s > 1 or n == 0:
         grid = grid_for(x.size if nll else n * s)
         part = ctx.empty(grid, np.float64)
@@ -483,7 +479,7 @@ def rowwise(name, x, target, cw, sw, params, ignore_index, denom, red, loss_out,
     gs = rd.gscale_host(red, dh)
     p = (tuple(float(v) for v in params) + (0.0,) * 3)[:3]
     ls = p[1] if op == POLY1 else 0.0
-    W = None if cw is None else rd.array_sum(cw)
+    W = None if cw is None or op != POLY1 else rd.array_sum(cw)
     t = row_threads(c)
     grid = max(1, min(n, max_blocks() * 4))
     part = ctx.empty(grid, np.float64)
