@@ -72,6 +72,8 @@ typedef struct {
     void *loss_out;           /* (n, m) when reduction == FL_NONE, else NULL */
     void *grad;               /* (n, m) or NULL; may equal x */
     void *grad2;              /* (n, m) gradient for y, or NULL; given with grad */
+    void *grad3;              /* (n, m) gradient for t (ops differentiable in their
+                                 target), or NULL; given with grad */
     int n_threads;
 } fl_ew_args;
 

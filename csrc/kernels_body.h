@@ -861,16 +861,19 @@ FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
 /* Element-wise ops.  A group's ops_<group>.h writes, per op,
  *
  *   FL_ALWAYS_INLINE void FN(NAME_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1, REAL p2,
- *                                       REAL p3, REAL *l, REAL *d, REAL *dy)
+ *                                       REAL p3, REAL *l, REAL *d, REAL *dy, REAL *dt)
  *
- * the per-element value l and its derivatives d = dl/dx and dy = dl/dy (y is the second
- * input; leave dy alone when the op has none), branch-free with the fl_math.h functions
- * (EXP, LOG, ...) so the loop vectorizes, and then
+ * the per-element value l and its derivatives d = dl/dx, dy = dl/dy (y is the second
+ * input; leave dy alone when the op has none) and dt = dl/dt (only for ops that are
+ * differentiable in their `target`, such as robust_loss's alpha; leave it alone
+ * otherwise), branch-free with the fl_math.h functions (EXP, LOG, ...) so the loop
+ * vectorizes, and then
  *
  *   FL_EW_DEFINE(NAME, HT, HY, HW)
  *
- * with HT = 1 when it reads a target, HY = 1 when it reads a second input y (and writes
- * its gradient), HW = 1 when it takes an element weight `w`.  p0..p3 are fl_ew_args.p
+ * with HT = 1 when it reads a target (2 when it also writes the target's gradient, into
+ * grad3), HY = 1 when it reads a second input y (and writes its gradient), HW = 1 when it
+ * takes an element weight `w`.  p0..p3 are fl_ew_args.p
  * cast to REAL (precompute derived constants on the Python side).  The macro makes the
  * block function fl_ew_NAME: segments, sample and element weights, reductions, the
  * optional gradient and per-element outputs, as for mse_loss. */
@@ -878,20 +881,22 @@ FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
     FL_ALWAYS_INLINE double FN(NAME##_inner)(const REAL *x, const REAL *t, const REAL *y,  \
                                              const REAL *w, int64_t n, REAL p0, REAL p1,   \
                                              REAL p2, REAL p3, REAL gc, REAL lc, REAL *g,  \
-                                             REAL *g2, REAL *lo, const int KW,             \
+                                             REAL *g2, REAL *g3, REAL *lo, const int KW,   \
                                              const int WG, const int WL)                   \
     {                                                                                      \
         double acc = 0.0;                                                                  \
         _Pragma("omp simd reduction(+ : acc)")                                             \
         for (int64_t j = 0; j < n; j++) { /* HOT */                                        \
-            REAL l, d, dy = 0;                                                             \
+            REAL l, d, dy = 0, dt = 0;                                                     \
             FN(NAME##_elem)(x[j], HT ? t[j] : (REAL)0, HY ? y[j] : (REAL)0, p0, p1, p2,    \
-                            p3, &l, &d, &dy);                                              \
+                            p3, &l, &d, &dy, &dt);                                         \
             const REAL wv = KW ? w[j] : (REAL)1;                                           \
             if (WG) {                                                                      \
                 g[j] = gc * wv * d;                                                        \
                 if (HY)                                                                    \
                     g2[j] = gc * wv * dy;                                                  \
+                if (HT == 2) /* the binding passes grad3 with grad for these ops */         \
+                    g3[j] = gc * wv * dt;                                                  \
             }                                                                              \
             if (WL)                                                                        \
                 lo[j] = lc * wv * l;                                                       \
@@ -908,18 +913,19 @@ FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
         const REAL *w = HW ? FN(ew_aux)(a->w, a->w_layout, a->m, r, c0) : 0;               \
         REAL *g = a->grad ? (REAL *)a->grad + e : 0;                                       \
         REAL *g2 = HY && a->grad2 ? (REAL *)a->grad2 + e : 0;                              \
+        REAL *g3 = HT == 2 && a->grad3 ? (REAL *)a->grad3 + e : 0;                         \
         REAL *lo = a->loss_out ? (REAL *)a->loss_out + e : 0;                              \
         const REAL p0 = (REAL)a->p[0], p1 = (REAL)a->p[1], p2 = (REAL)a->p[2],             \
                    p3 = (REAL)a->p[3];                                                     \
         switch ((w != 0) << 2 | (g != 0) << 1 | (lo != 0)) {                               \
-        case 0: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 0, 0); \
-        case 1: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 0, 1); \
-        case 2: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 1, 0); \
-        case 3: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, 0, 1, 1); \
-        case 4: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 0, 0); \
-        case 5: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 0, 1); \
-        case 6: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 1, 0); \
-        default: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, lo, HW, 1, 1); \
+        case 0: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, 0, 0, 0); \
+        case 1: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, 0, 0, 1); \
+        case 2: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, 0, 1, 0); \
+        case 3: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, 0, 1, 1); \
+        case 4: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, HW, 0, 0); \
+        case 5: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, HW, 0, 1); \
+        case 6: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, HW, 1, 0); \
+        default: return FN(NAME##_inner)(x, t, y, w, len, p0, p1, p2, p3, gc, lc, g, g2, g3, lo, HW, 1, 1); \
         }                                                                                  \
     }                                                                                      \
     FL_EW_BLOCK(fl_ew_##NAME, FN(NAME##_seg))
@@ -947,7 +953,7 @@ FL_EW_BLOCK(fl_bce_block, FN(bce_seg))
 
 /* mse_loss: l = (x - t)^2, dl = 2 (x - t); element weight as PyTorch's `weight`. */
 FL_ALWAYS_INLINE void FN(mse_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1, REAL p2,
-                                        REAL p3, REAL *l, REAL *d, REAL *dy)
+                                        REAL p3, REAL *l, REAL *d, REAL *dy, REAL *dt)
 {
     (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL r = x - t;

@@ -9,7 +9,7 @@
  * written `v < c ? c : v`, which keeps NaN). */
 FL_ALWAYS_INLINE void FN(binary_cross_entropy_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
                                                     REAL p2, REAL p3, REAL *l, REAL *d,
-                                                    REAL *dy)
+                                                    REAL *dy, REAL *dt)
 {
     (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL lx = LOG(x), l1x = LOG1P(-x);
@@ -25,7 +25,7 @@ FL_EW_DEFINE(binary_cross_entropy, 1, 0, 1)
 /* kl_div with probability targets, as PyTorch: l = xlogy(t, t) - t x (the first term 0
  * where t == 0, NaN where t is), dl = -t. */
 FL_ALWAYS_INLINE void FN(kl_div_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1, REAL p2,
-                                      REAL p3, REAL *l, REAL *d, REAL *dy)
+                                      REAL p3, REAL *l, REAL *d, REAL *dy, REAL *dt)
 {
     (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL tlt = t * LOG(t);
@@ -36,7 +36,7 @@ FL_EW_DEFINE(kl_div, 1, 0, 0)
 
 /* kl_div with log_target: l = exp(t) (t - x), dl = -exp(t). */
 FL_ALWAYS_INLINE void FN(kl_div_log_target_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
-                                                 REAL p2, REAL p3, REAL *l, REAL *d, REAL *dy)
+                                                 REAL p2, REAL p3, REAL *l, REAL *d, REAL *dy, REAL *dt)
 {
     (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL et = EXP(t);
@@ -81,7 +81,7 @@ FL_ALWAYS_INLINE void FN(focal_elem)(REAL x, REAL t, REAL A, REAL B, REAL g, REA
 }
 
 FL_ALWAYS_INLINE void FN(sigmoid_focal_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
-                                                  REAL p2, REAL p3, REAL *l, REAL *d, REAL *dy)
+                                                  REAL p2, REAL p3, REAL *l, REAL *d, REAL *dy, REAL *dt)
 {
     (void)y, (void)p3, (void)dy;
     FN(focal_elem)(x, t, p0, p1, p2, l, d, 0);
@@ -90,7 +90,7 @@ FL_EW_DEFINE(sigmoid_focal_loss, 1, 0, 0)
 
 FL_ALWAYS_INLINE void FN(sigmoid_focal_loss_g2_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
                                                      REAL p2, REAL p3, REAL *l, REAL *d,
-                                                     REAL *dy)
+                                                     REAL *dy, REAL *dt)
 {
     (void)y, (void)p3, (void)dy;
     FN(focal_elem)(x, t, p0, p1, p2, l, d, 1);

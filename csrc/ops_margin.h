@@ -39,7 +39,7 @@ FL_ALWAYS_INLINE double FN(row_value)(const fl_row_args *a, int64_t i, double lo
 /* soft_margin_loss: l = log(1 + exp(-t x)) = softplus(z), z = -t x;
  * dl = -t sigmoid(z), with one exp and one log1p of e = exp(-|z|), as BCE. */
 FL_ALWAYS_INLINE void FN(soft_margin_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
-                                                REAL p2, REAL p3, REAL *l, REAL *d, REAL *dy)
+                                                REAL p2, REAL p3, REAL *l, REAL *d, REAL *dy, REAL *dt)
 {
     (void)y, (void)p0, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL z = -t * x;
@@ -54,7 +54,7 @@ FL_EW_DEFINE(soft_margin_loss, 1, 0, 0)
 /* hinge_embedding_loss (p0 = margin): l = x for t = 1, max(0, margin - x) for t = -1. */
 FL_ALWAYS_INLINE void FN(hinge_embedding_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
                                                     REAL p2, REAL p3, REAL *l, REAL *d,
-                                                    REAL *dy)
+                                                    REAL *dy, REAL *dt)
 {
     (void)y, (void)p1, (void)p2, (void)p3, (void)dy;
     const REAL v = p0 - x;
@@ -67,7 +67,7 @@ FL_EW_DEFINE(hinge_embedding_loss, 1, 0, 0)
  * l = max(0, -t (x - y) + margin), dl/dx = -t step, dl/dy = t step. */
 FL_ALWAYS_INLINE void FN(margin_ranking_loss_elem)(REAL x, REAL t, REAL y, REAL p0, REAL p1,
                                                    REAL p2, REAL p3, REAL *l, REAL *d,
-                                                   REAL *dy)
+                                                   REAL *dy, REAL *dt)
 {
     (void)p1, (void)p2, (void)p3;
     const REAL v = -t * (x - y) + p0;

@@ -162,6 +162,9 @@ _BUILDERS = {
     "gaussian_nll_loss": ("elem", lambda r, s, dt: (_normal(r, s, dt), _normal(r, s, dt),
                                                     0.1 + _uniform(r, s, dt)), {}),
     "tweedie_deviance_loss": ("elem", _tweedie, {}),
+    # alpha and scale per element (a kernel pass reads all three and writes three gradients)
+    "robust_loss": ("elem", lambda r, s, dt: (_normal(r, s, dt), (_uniform(r, s, dt) * 4 - 2),
+                                              0.5 + _uniform(r, s, dt)), {}),
     "cosine_embedding_loss": ("row", lambda r, s, dt: (_normal(r, s, dt), _normal(r, s, dt),
                                                        _pm1(r, s[0], dt)), {}),
     "triplet_margin_loss": ("row", _triplet, {}),

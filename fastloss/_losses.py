@@ -190,13 +190,18 @@ def _aux_weight(a, name, shape, n, m, dtype):
     return (arr,) + _aux_layout(arr, shape, n, m, dtype, name)
 
 
-def _aux_layout(arr, shape, n, m, dtype, name):
+def check_broadcasts(arr, shape, name):
+    """Raise naming `name` unless arr broadcasts to `shape` without changing it."""
     try:
         if np.broadcast_shapes(arr.shape, shape) != shape:
             raise ValueError
     except ValueError:
         raise ValueError(f"{name}: shape {ck.shape_str(arr.shape)} does not broadcast to the "
                          f"input's shape {ck.shape_str(shape)}") from None
+
+
+def _aux_layout(arr, shape, n, m, dtype, name):
+    check_broadcasts(arr, shape, name)
     nd = len(shape)
     wp = arr.reshape((1,) * (nd - arr.ndim) + arr.shape)
     if nd == 0:
@@ -269,11 +274,13 @@ def prepare_mse_loss(input, target, weight, sample_weight):
 
 # ------------------------------------------------------------ generic kernels ----
 
-def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False):
+def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False,
+            t_grad=False):
     """A Call of the generic element-wise op `op` (its name in csrc/ops.def).
 
     x: the checked input; t: the target of x's shape (or None when the op reads none);
     y: a second differentiable input of x's shape (its gradient is the second of a tuple);
+    t_grad: the op is differentiable in t too (its gradient comes before y's);
     w: an element weight in a kernel layout (see _aux_weight), in the mean's divisor when
     w_denom (PyTorch's rule for mse_loss' weight; not for BCE's); params: a tuple of up
     to 4 numbers (the binding converts them to double)."""
@@ -284,7 +291,13 @@ def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False
     t2 = None if t is None else kernel_form(t, nm)
     y2 = None if y is None else kernel_form(y, nm)
 
-    if y2 is None:
+    if t_grad:
+        def cpu(red, loss_out, grad, nt):
+            # grad: (x's, t's[, y's]) in the order of `more`
+            g, g3, g2 = (None, None, None) if grad is None else (tuple(grad) + (None,))[:3]
+            return K.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red,
+                                 loss_out, g, g2, nt, w_denom, g3)
+    elif y2 is None:
         def cpu(red, loss_out, grad, nt):
             return K.elementwise(code, x2, t2, None, w, w_layout, sw, params, red,
                                  loss_out, grad, None, nt, w_denom)
@@ -294,8 +307,8 @@ def ew_call(op, x, t, sw, params, ref, y=None, w=None, w_layout=0, w_denom=False
             return K.elementwise(code, x2, t2, y2, w, w_layout, sw, params, red,
                                  loss_out, g, g2, nt, w_denom)
 
-    more = () if y2 is None else ((y2, x.shape),)
-    return Call(x2, x.shape, x.shape, cpu, ref, (t2, w, sw), more)
+    more = (((t2, x.shape),) if t_grad else ()) + (() if y2 is None else ((y2, x.shape),))
+    return Call(x2, x.shape, x.shape, cpu, ref, (None if t_grad else t2, w, sw), more)
 
 
 DEN_ROWS, DEN_VALID, DEN_CLASS_W = 0, 1, 2

@@ -317,6 +317,55 @@ def tweedie_small(rng):
         yield (x, t), {"power": p}
 
 
+# ------------------------------------------------------------------- robust_loss ----
+
+# the special shapes and the points around them where a naive form loses its digits
+ALPHAS = [0.0, 1e-6, -1e-6, 1.0, 2.0, 2.0 - 1e-4, 2.0 + 1e-4, -2.0, 1.5, 0.5, -5.0, 4.0,
+          -np.inf, np.inf, -40.0]
+
+
+def robust_cases(dtype, rng):
+    for shape in SHAPES:
+        x = _real(rng, shape, dtype)
+        for a in ALPHAS:
+            for wid, kw in _weight_variants(rng, shape, dtype, False):
+                yield f"{_sid(shape)}{wid}-a{a}", (x, a, 1.3), kw
+    x = _real(rng, (8, 13), dtype)
+    # per-channel, per-sample, full and 0-d alpha / scale
+    yield "alpha-col", (x, (rng.random(13) * 4 - 2).astype(dtype), 0.8), {}
+    yield "scale-col", (x, 1.0, _pos(rng, 13, dtype)), {"sample_weight": _pos(rng, 8, dtype)}
+    yield "both-col", (x, (rng.random(13) * 2).astype(dtype), _pos(rng, 13, dtype)), {}
+    yield "alpha-row", (x, (rng.random((8, 1)) * 3 - 1).astype(dtype), 2.0), {}
+    yield "both-full", (x, (rng.random((8, 13)) * 6 - 3).astype(dtype),
+                        _pos(rng, (8, 13), dtype)), {}
+    yield "0d", (x, np.asarray(0.5, dtype), np.asarray(2.0, dtype)), {}
+    yield "int-alpha", (x, rng.integers(-2, 3, 13), 1.0), {}
+    x3 = _real(rng, (4, 3, 5), dtype)
+    yield "3d-alpha-mid", (x3, (rng.random((3, 1)) * 2).astype(dtype), 1.5), {}
+    yield "3d-scale-ends", (x3, 1.0, _pos(rng, (4, 1, 5), dtype)), {}
+    yield "3d-both-lead", (x3, (rng.random((1, 3, 5)) * 2).astype(dtype),
+                           _pos(rng, (1, 1, 5), dtype)), {}
+    tiny = (rng.standard_normal((6, 5)) * 1e-3).astype(dtype)
+    for a in (0.0, 1.0, 1.99, -3.0):
+        yield f"tiny-residual-a{a}", (tiny, a, 1.0), {}
+        yield f"x1e4-a{a}", ((rng.choice([-1.0, 1.0], (6, 5)) * 1e4).astype(dtype), a, 1.0), {}
+        yield f"small-scale-a{a}", (_real(rng, (6, 5), dtype), a, 1e-3), {}
+    yield "zeros", (np.zeros((6, 5), dtype), 1.0, 1.0), {}
+    yield "empty", (x[:0], 1.0, 1.0), {}
+    yield "empty-col", (x[:0], (rng.random(13)).astype(dtype), 1.0), {}
+
+
+def robust_small(rng):
+    x = rng.standard_normal((4, 3)) * 2
+    yield (x, rng.random(3) * 3 - 1, 0.5 + rng.random(3)), {"sample_weight": 0.5 + rng.random(4)}
+    yield (x, 0.7, 1.3), {"sample_weight": 0.5 + rng.random(4)}
+    yield (x, rng.random((4, 3)) * 6 - 4, 0.5 + rng.random((4, 3))), {}
+    yield (x, rng.random((4, 1)) * 3, 1.0), {}
+    for a in (0.0, 1.0, -2.0, 1.9, -30.0, 5.0):
+        yield (x, a, 0.9), {}
+    yield (rng.standard_normal((2, 3, 2)), rng.random((3, 1)) * 2, 0.5 + rng.random(2)), {}
+
+
 # ------------------------------------------------------------------------ tables ----
 
 def _large(make_target=None, **kw):
@@ -336,6 +385,7 @@ CASES = {
     "poisson_nll_loss": poisson_cases,
     "gaussian_nll_loss": gaussian_cases,
     "tweedie_deviance_loss": tweedie_cases,
+    "robust_loss": robust_cases,
 }
 SMALL = {
     "l1_loss": l1_small,
@@ -346,6 +396,7 @@ SMALL = {
     "poisson_nll_loss": poisson_small,
     "gaussian_nll_loss": gaussian_small,
     "tweedie_deviance_loss": tweedie_small,
+    "robust_loss": robust_small,
 }
 LARGE = {
     "l1_loss": _large(),
@@ -358,12 +409,16 @@ LARGE = {
                                               _real(rng, (300, 700), dtype),
                                               _pos(rng, (300, 700), dtype)), {"full": True}),
     "tweedie_deviance_loss": _large(lambda rng, dt: _tweedie_target(rng, (300, 700), dt, 1.5)),
+    "robust_loss": lambda dtype, rng: ((_real(rng, (300, 700), dtype),
+                                        (rng.random(700) * 3 - 1).astype(dtype),
+                                        _pos(rng, 700, dtype)), {}),
 }
 
 L1, HUBER, SL1 = on_backend(fl.l1_loss), on_backend(fl.huber_loss), on_backend(fl.smooth_l1_loss)
 PIN, POIS = on_backend(fl.pinball_loss), on_backend(fl.poisson_nll_loss)
 GAUSS, TW = on_backend(fl.gaussian_nll_loss), on_backend(fl.tweedie_deviance_loss)
 LC = on_backend(fl.log_cosh_loss)
+RB = on_backend(fl.robust_loss)
 _X = np.random.default_rng(3).standard_normal((6, 4))
 _T = np.abs(_X) + 1
 _V = np.ones((6, 4))
@@ -419,4 +474,17 @@ BAD = [
     ("tweedie-target-zero-p3", lambda: TW(_X, 0 * _T, power=3.0), ValueError, "target"),
     ("tweedie-target-zero-p3-float32", lambda: TW(_X.astype(np.float32), 0 * _T, power=3.0),
      ValueError, "target"),
+    ("robust-scale-zero", lambda: RB(_X, 1.0, 0.0), ValueError, "scale"),
+    ("robust-scale-negative", lambda: RB(_X, 1.0, -_V), ValueError, "scale"),
+    ("robust-scale-inf", lambda: RB(_X, 1.0, np.inf), ValueError, "scale"),
+    ("robust-scale-underflow-float32", lambda: RB(_X.astype(np.float32), 1.0, 1e-50),
+     ValueError, "scale"),
+    ("robust-alpha-shape", lambda: RB(_X, np.ones(6), 1.0), ValueError, "alpha"),
+    ("robust-scale-shape", lambda: RB(_X, 1.0, np.ones((2, 4))), ValueError, "scale"),
+    ("robust-alpha-grows-input", lambda: RB(_X, np.ones((2, 6, 4)), 1.0), ValueError, "alpha"),
+    ("robust-alpha-bool", lambda: RB(_X, True, 1.0), TypeError, "alpha"),
+    ("robust-alpha-str", lambda: RB(_X, "2", 1.0), TypeError, "alpha"),
+    ("robust-input-int", lambda: RB(np.ones((3, 2), int), 1.0, 1.0), TypeError, "input"),
+    ("robust-sw-shape", lambda: RB(_X, 1.0, 1.0, sample_weight=np.ones(4)), ValueError,
+     "sample_weight"),
 ]

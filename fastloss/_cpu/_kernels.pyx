@@ -52,6 +52,7 @@ cdef extern from "fastloss.h" nogil:
         void *loss_out
         void *grad
         void *grad2
+        void *grad3
         int n_threads
 
     ctypedef struct fl_row_args:
@@ -98,6 +99,8 @@ cdef extern from "fastloss.h" nogil:
 ISA_LEVELS = ("baseline", "avx2", "avx512")
 # the generic ops of csrc/ops.def, name -> op code
 EW_OPS = {fl_ew_op_name(i).decode(): i for i in range(fl_ew_op_count())}
+# ops differentiable in their target (FL_EW_DEFINE's HT = 2): they write grad3 with grad
+EW_T_GRAD = frozenset(EW_OPS[name] for name in ("robust_loss",))
 ROW_OPS = {fl_row_op_name(i).decode(): i for i in range(fl_row_op_count())}
 
 
@@ -434,10 +437,11 @@ cdef inline void _params(double *p, tuple params) except *:
 
 def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, int w_layout,
                 object sample_w, tuple params, int reduction, object loss_out, object grad,
-                object grad2, int n_threads, bint w_denom=False):
+                object grad2, int n_threads, bint w_denom=False, object grad3=None):
     """A generic element-wise op of ops.def over x (n, m); t and y of x's size or None
-    (as the op reads them); grad2 (y's gradient) given with grad when y is; w_denom: the
-    element weight w enters the mean's divisor."""
+    (as the op reads them); grad2 (y's gradient) given with grad when y is; grad3 (t's
+    gradient, written by ops differentiable in their target) optional with grad; w_denom:
+    the element weight w enters the mean's divisor."""
     if op < 0 or op >= fl_ew_op_count():
         raise ValueError("internal: unknown element-wise op")
     cdef int dsz = _dsz(x)
@@ -474,6 +478,9 @@ def elementwise(int op, cnp.ndarray x not None, object t, object y, object w, in
     a.grad2 = _out(grad2, tn, "grad2", size)
     if (grad2 is None) != (grad is None or y is None):
         raise ValueError("internal: grad2 goes with grad when y is given")
+    a.grad3 = _out(grad3, tn, "grad3", size)
+    if (grad3 is None) != (grad is None or op not in EW_T_GRAD):
+        raise ValueError("internal: grad3 goes with grad for ops differentiable in t")
     a.n_threads = n_threads
     with nogil:
         rc = fl_elementwise(op, dsz, &a, &value)

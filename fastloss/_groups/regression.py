@@ -162,6 +162,100 @@ def prepare_tweedie_deviance_loss(input, target, power, sample_weight):
                      (1.0 - p, 2.0 - p, 1.0 / (1.0 - p), 1.0 / (2.0 - p)), r)
 
 
+def _robust_param(a, name, x, positive):
+    """alpha or scale of robust_loss: a float or a real array broadcastable to the input.
+    Returns (its public shape, its values materialized in the input's shape for the
+    kernel).  scale must be positive and finite; NaN propagates (as NaN in the data)."""
+    shape, dtype = x.shape, x.dtype
+    if isinstance(a, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a float or a real-valued array, got bool")
+    arr = ck.array(a)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a float or a real-valued array, got dtype "
+                        f"{arr.dtype}")
+    L.check_broadcasts(arr, shape, name)
+    K = ck.ops(arr)
+    with np.errstate(over="ignore"):
+        v = K.contiguous(arr, dtype)
+    kv = ck.ops(v)
+    if positive and v.size:
+        fi = np.finfo(dtype)
+        bad = kv.find_outside(v.reshape(v.size), float(fi.smallest_subnormal), float(fi.max))
+        if bad >= 0:
+            orig = kv.item(arr, bad)
+            why = f" (outside {dtype}'s range)" if 0 < orig < np.inf else ""
+            raise ValueError(f"{name}: must be positive and finite; found {orig!r}{why} at "
+                             f"flat position {bad}")
+    if v.shape == shape:
+        return arr.shape, v
+    if not math.prod(shape):
+        return arr.shape, kv.empty(shape, dtype)
+    return arr.shape, kv.broadcast_copy(v, shape)
+
+
+def _sum_to(K, g, shape, out):
+    """out (of `shape`, broadcastable to g's) = g summed over the dimensions `shape` was
+    broadcast along, in float64 per run of such dimensions (one pass per run)."""
+    full = g.shape
+    b = (1,) * (len(full) - len(shape)) + tuple(shape)
+    cur, cur_shape = g, list(full)
+    k = 0
+    while k < len(full):
+        if b[k] == 1 and full[k] != 1:
+            j = k
+            while j < len(full) and b[j] == 1 and full[j] != 1:
+                j += 1
+            A, M = math.prod(cur_shape[:k]), math.prod(cur_shape[k:j])
+            B = math.prod(cur_shape[j:])
+            cur_shape = cur_shape[:k] + [1] * (j - k) + cur_shape[j:]
+            last = not any(b[i] == 1 and full[i] != 1 for i in range(j, len(full)))
+            dst = out.reshape(A, B) if last else K.empty((A, B), g.dtype)
+            K.sum_middle(cur.reshape(A, M, B), dst)
+            cur = dst
+            k = j
+        else:
+            k += 1
+    if cur is g:   # nothing to sum: the shapes differ by leading ones only
+        out.reshape(g.shape)[...] = g
+    return out
+
+
+def prepare_robust_loss(input, alpha, scale, sample_weight):
+    x = ck.float_input(input, "input")
+    n, m = L._rows(x.shape)
+    sw = None if sample_weight is None else ck.sample_weight(sample_weight, n, x.dtype,
+                                                             batched=x.ndim >= 1)
+    ashape, a_full = _robust_param(alpha, "alpha", x, False)
+    cshape, c_full = _robust_param(scale, "scale", x, True)
+    ref = lambda: dict(input=x, alpha=np.asarray(alpha, dtype=x.dtype),   # noqa: E731
+                       scale=np.asarray(scale, dtype=x.dtype), sample_weight=sw)
+    call = L.ew_call("robust_loss", x, a_full, sw, (), ref, y=c_full, t_grad=True)
+    if ashape == x.shape and cshape == x.shape:
+        return call
+    # alpha or scale broadcast: their gradients are written in the input's shape and
+    # summed (in float64) into their own shapes
+    kernel = call.cpu
+    K = ck.ops(x)
+
+    def cpu(red, loss_out, grad, nt):
+        if grad is None:
+            return kernel(red, loss_out, None, nt)
+        g_x, g_a, g_c = grad
+        fa = g_a if ashape == x.shape else K.empty(x.shape, x.dtype)
+        fc = g_c if cshape == x.shape else K.empty(x.shape, x.dtype)
+        # (an empty input has no gradient to write: its broadcast sums come out 0)
+        value = kernel(red, loss_out, (g_x, fa, fc) if x.size else None, nt)
+        if fa is not g_a:
+            _sum_to(K, fa, ashape, g_a)
+        if fc is not g_c:
+            _sum_to(K, fc, cshape, g_c)
+        return value
+
+    call.cpu = cpu
+    call.more = ((call.more[0][0], ashape), (call.more[1][0], cshape))
+    return call
+
+
 _SAME_SHAPE_WEIGHT = Param("weight", None, "array",
                            "element weights of the input's shape; the mean divides by their "
                            "sum (as PyTorch)")
@@ -256,4 +350,22 @@ SPECS = (
                "shape",
         target_domain="any real for power <= 0, >= 0 for 1 <= power < 2, > 0 for "
                       "power >= 2 (as scikit-learn)"),
+    LossSpec(
+        name="robust_loss",
+        inputs=("input", "alpha", "scale"),
+        params=(),
+        reduction_position=0,
+        prepare=prepare_robust_loss,
+        reference=ref.robust_loss,
+        shapes="input (the residual) any shape; alpha and scale floats or arrays "
+               "broadcastable to the input (e.g. (D,) per channel); d_alpha and d_scale "
+               "have their shapes",
+        target_domain="alpha any real or +-inf (0 Cauchy, 1 pseudo-Huber, 2 L2, -2 "
+                      "Geman-McClure, -inf Welsch); scale > 0",
+        torch=None,
+        summary="Barron's general robust loss of the residual: L2, pseudo-Huber, Cauchy, "
+                "Geman-McClure and Welsch at alpha = 2, 1, 0, -2, -inf and every shape "
+                "between, exact at those; differentiable in input, alpha and scale",
+        grad_wrt=("input", "alpha", "scale"),
+    ),
 )

@@ -8,7 +8,9 @@ Every op is a device function built per floating type R by its group's module
 
 x the input, t the target (0 when the loss reads none), y a second input (0 when none),
 pw the positive-class weight (1 when none), p0..p3 the loss's parameters, all of type R;
-l the element's value, d and dy its derivatives in x and y.  Literals are written R(...):
+l the element's value, d and dy its derivatives in x and y.  Ops differentiable in their
+target too (a group's T_GRAD names) return (l, d, dy, dt); the others are wrapped to
+return dt = 0.  Literals are written R(...):
 a bare 1.0 or 2 turns float32 arithmetic into float64."""
 import numba
 import numpy as np
@@ -23,13 +25,23 @@ _OPS = {}        # (name, dtype) -> device function
 _KERNELS = {}    # (name, dtype) -> kernel
 
 
+def _with_dt(op, R):
+    @cuda.jit(device=True, inline=True)
+    def op4(x, t, y, pw, p0, p1, p2, p3):
+        l, d, dy = op(x, t, y, pw, p0, p1, p2, p3)
+        return l, d, dy, R(0)
+    return op4
+
+
 def ops_for(dtype):
+    """{name: op} for ops returning (l, d, dy, dt)."""
     R = numba.from_dtype(np.dtype(dtype))
     key = np.dtype(dtype).str
     if key not in _OPS:
         table = {}
         for g in _GROUPS:
-            table.update(g.build(R))
+            tg = getattr(g, "T_GRAD", ())
+            table.update({k: f if k in tg else _with_dt(f, R) for k, f in g.build(R).items()})
         _OPS[key] = table
     return _OPS[key]
 
@@ -40,7 +52,8 @@ def op_names():
 
 def _make_kernel(op, R):
     @cuda.jit(cache=True)
-    def kernel(x, t, y, w, wl, pw, pwl, m, sw, p0, p1, p2, p3, den, gs, g, g2, lo, part):
+    def kernel(x, t, y, w, wl, pw, pwl, m, sw, p0, p1, p2, p3, den, gs, g, g2, g3, lo,
+               part):
         sh = cuda.shared.array(EW_THREADS, float64)
         acc = 0.0
         gsc = gs if den is None else den[1]
@@ -54,7 +67,7 @@ def _make_kernel(op, R):
             pv = R(1)
             if pw is not None:
                 pv = pw[e] if pwl == 1 else (pw[e - r * m] if pwl == 2 else pw[r])
-            l, d, dy = op(x[e], tv, yv, pv, p0, p1, p2, p3)
+            l, d, dy, dt = op(x[e], tv, yv, pv, p0, p1, p2, p3)
             wv = R(1)
             if w is not None:
                 wv = w[e] if wl == 1 else (w[e - r * m] if wl == 2 else w[r])
@@ -68,6 +81,8 @@ def _make_kernel(op, R):
                 g[e] = gc * d
                 if g2 is not None:
                     g2[e] = gc * dy
+                if g3 is not None:
+                    g3[e] = gc * dt
             acc += float64(lw)
         s = block_sum(acc, sh)
         if cuda.threadIdx.x == 0:
@@ -89,9 +104,10 @@ def _flat(a):
     return None if a is None else a.reshape(a.size)
 
 
-def run(name, x, t, y, w, wl, pw, pwl, sw, params, red, loss_out, g, g2, w_denom):
+def run(name, x, t, y, w, wl, pw, pwl, sw, params, red, loss_out, g, g2, w_denom, g3=None):
     """The value of op `name` over x (n, m) (a device array of shape () for "sum"/"mean",
-    None for "none", whose values go to loss_out), the gradients into g, g2."""
+    None for "none", whose values go to loss_out), the gradients into g, g2 (y's), g3
+    (t's)."""
     ctx = current()
     n, m = x.shape
     total = n * m
@@ -109,7 +125,7 @@ def run(name, x, t, y, w, wl, pw, pwl, sw, params, red, loss_out, g, g2, w_denom
     part = ctx.empty(grid, np.float64)
     kernel_for(name, x.dtype)[grid, EW_THREADS, ctx.stream](
         _flat(x), _flat(t), _flat(y), _flat(w), int(wl or 0), _flat(pw), int(pwl or 0),
-        max(m, 1), sw, p[0], p[1], p[2], p[3], den, gs, _flat(g), _flat(g2),
+        max(m, 1), sw, p[0], p[1], p[2], p[3], den, gs, _flat(g), _flat(g2), _flat(g3),
         _flat(loss_out), part)
     if red == rd.NONE:
         return None

@@ -41,9 +41,9 @@ def binary_cross_entropy_with_logits(x, t, w, w_layout, pw, pw_layout, sample_w,
 
 
 def elementwise(op, x, t, y, w, w_layout, sample_w, params, red, loss_out, grad, grad2,
-                n_threads, w_denom=False):
+                n_threads, w_denom=False, grad3=None):
     return _elementwise.run(_cpu()[0][op], x, t, y, w, w_layout, None, 0, sample_w, params,
-                            red, loss_out, grad, grad2, w_denom)
+                            red, loss_out, grad, grad2, w_denom, grad3)
 
 
 def rowwise(op, x, s, x2, x3, target, t, rt, class_w, sample_w, params, ignore_index, denom,

@@ -5,7 +5,7 @@ Each op mirrors its C kernel: the same formulas, stable forms and comparisons in
 select, so that NaN, ties, zeros and infinities come out as on the CPU.  The C's
 LOG1P_UNIT is math.log1p here; math is _devmath's (the math module, IEEE under the
 simulator)."""
-from numba import cuda
+from numba import cuda, float64
 
 from . import _devmath
 from ._devmath import math
@@ -13,10 +13,119 @@ from ._devmath import math
 _LOG2 = 0.69314718055994530942
 _LOG_2PI = 1.8378770664093454836
 
+# robust_loss (Barron 2019): the C kernel's formulas (csrc/ops_regression.h), in float64
+# for both dtypes; see there for the derivation.
+_ROBUST_T_GRAD = ("robust_loss",)
+_INF = float("inf")
+
+
+@cuda.jit(device=True, inline=True)
+def _rb_exprel(v):
+    e = math.exp(v)
+    if e == 1.0:
+        return float64(1.0)
+    if e == _INF:
+        return e
+    if e == 0.0:
+        return -1.0 / v
+    return (e - 1.0) / math.log(e)
+
+
+@cuda.jit(device=True, inline=True)
+def _rb_expm1(v):
+    e = math.exp(v)
+    if e == 1.0:
+        return v
+    if e - 1.0 == -1.0:
+        return float64(-1.0)
+    if e == _INF:
+        return e
+    return (e - 1.0) * (v / math.log(e))
+
+
+@cuda.jit(device=True, inline=True)
+def _rb_g(v):
+    """(v e^v - expm1(v)) / v^2 for |v| < 2: sum_k (k + 1) v^k / (k + 2)!"""
+    acc = 6.198990658061994e-26
+    acc = acc * v + 1.5472680682522736e-24
+    acc = acc * v + 3.706996413521072e-23
+    acc = acc * v + 8.509974375387505e-22
+    acc = acc * v + 1.8683261924146203e-20
+    acc = acc * v + 3.9145882126782523e-19
+    acc = acc * v + 7.809603484293113e-18
+    acc = acc * v + 1.4797143443923793e-16
+    acc = acc * v + 2.6552651846596585e-15
+    acc = acc * v + 4.498331606952833e-14
+    acc = acc * v + 7.169215998581078e-13
+    acc = acc * v + 1.0706029224547743e-11
+    acc = acc * v + 1.4911969277048643e-10
+    acc = acc * v + 1.9270852604185937e-09
+    acc = acc * v + 2.296443268665491e-08
+    acc = acc * v + 2.505210838544172e-07
+    acc = acc * v + 2.48015873015873e-06
+    acc = acc * v + 2.2045855379188714e-05
+    acc = acc * v + 0.00017361111111111112
+    acc = acc * v + 0.0011904761904761906
+    acc = acc * v + 0.006944444444444444
+    acc = acc * v + 0.03333333333333333
+    acc = acc * v + 0.125
+    acc = acc * v + 0.3333333333333333
+    acc = acc * v + 0.5
+    return acc
+
+
+@cuda.jit(device=True, inline=True)
+def _robust(x, a, c):
+    """(rho, d/dx, d/dc, d/dalpha) in float64."""
+    ic = 1.0 / c
+    z = x * ic
+    w = z * z
+    hw = 0.5 * w
+    aa = -a if a < 0.0 else a
+    if a == 2.0:
+        return hw, z * ic, -w * ic, (_INF if w > 0.0 else 0.0)
+    if aa == _INF:
+        em = _rb_expm1(hw if a > 0.0 else -hw)
+        q = em + 1.0
+        return (em if a > 0.0 else -em), z * q * ic, -w * q * ic, float64(0.0)
+    s = 1.0 if a > 2.0 else -1.0
+    b = s * (a - 2.0)
+    u = w / b
+    L = math.log1p(u)
+    v = 0.5 * a * L
+    ex = _rb_exprel(v)
+    Q = math.exp((0.5 * a - 1.0) * L)
+    if u < 0.25 and u * aa < 1.0:
+        ia2 = 1.0 / (a - 2.0)
+        tk = 0.125 * (a - 2.0) * w * u
+        pk = 0.0
+        da = 0.0
+        for k in range(2, 27):
+            f = u * (1.0 / (2 * (k + 1)))
+            am = a - 2.0 * k
+            pk = f * (am * (pk - tk * ia2) + tk)
+            tk = tk * am * f
+            da += pk
+    else:
+        if aa < 1.0:
+            da = s * (0.5 * L * ex - 0.5 * Q * u)
+        else:
+            m = 1.0 - 0.5 * s * w
+            if m > 0.5:
+                da = s / a * _rb_expm1((0.5 * a - 1.0) * L + math.log1p(-0.5 * s * w))
+            else:
+                da = s / a * (Q * m - 1.0)
+        av = -v if v < 0.0 else v
+        if av < 2.0:
+            da += b * (0.25 * L * L) * _rb_g(v)
+        else:
+            da += ((b + w) * Q * (v - 1.0) + b) / (a * a)
+    return b * (0.5 * L) * ex, z * Q * ic, -w * Q * ic, da
+
 
 def build(R):
     sign = _devmath.build(R).sign
-    inf = R(math.inf)
+    inf = R(_INF)
 
     # mse_loss: l = r^2, dl = 2 r
     @cuda.jit(device=True, inline=True)
@@ -206,6 +315,12 @@ def build(R):
         d = F * (R(1) - t * e if up else e - t)
         return l, d, R(0)
 
+    # robust_loss: t = alpha, y = scale; returns (l, d, d/dscale, d/dalpha)
+    @cuda.jit(device=True, inline=True)
+    def robust_loss(x, t, y, pw, p0, p1, p2, p3):
+        l, d, dc, da = _robust(float64(x), float64(t), float64(y))
+        return R(l), R(d), R(dc), R(da)
+
     return {
         "mse_loss": mse_loss,
         "l1_loss": l1_loss,
@@ -222,7 +337,9 @@ def build(R):
         "tweedie_poisson": tweedie_poisson,
         "tweedie_gamma": tweedie_gamma,
         "tweedie_deviance_loss": tweedie_deviance_loss,
+        "robust_loss": robust_loss,
     }
 
 
-__all__ = ["build"]
+T_GRAD = _ROBUST_T_GRAD
+__all__ = ["build", "T_GRAD"]

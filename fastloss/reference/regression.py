@@ -1,4 +1,6 @@
 """NumPy references of the regression losses (float64, written for clarity)."""
+import math
+
 import numpy as np
 
 from .losses import _reduce, _sample_weight_nd, _elements_per_sample, weighted_elementwise
@@ -194,3 +196,98 @@ def tweedie_deviance_loss(input, target, power=1.5, reduction="mean", sample_wei
             loss = np.where(pos, with_t, np.where(np.isnan(t), np.nan, no_t))
             dloss = _difference(a2 * x, 1.0, np.log(np.abs(t)) + a1 * x, np.sign(t))
     return _plain(x, loss, dloss, sample_weight, reduction)
+
+
+def _robust_dalpha_series(w, a, u, terms=60):
+    """d rho / d alpha at scale 1 for small u = w / |a - 2| from the Taylor series of rho
+    in w: rho = sum_k t_k, t_1 = w / 2, t_(k+1) = t_k (a - 2k) u / (2 (k + 1)) (the
+    binomial series of (1 + u)^(a/2)), differentiated term by term: with
+    P_k = d t_k / d alpha (u depends on alpha through |a - 2|: d log u / d alpha =
+    -1 / (a - 2)),
+    P_(k+1) = u / (2 (k + 1)) ((a - 2k) (P_k - t_k / (a - 2)) + t_k).
+    Converges for u < 1; used for u < 0.25 and u |a| < 1 (its terms fall by 4 or more at
+    each step), where the closed form cancels."""
+    # from k = 2: t_2 = (a - 2) w u / 8 and P_2 = 0 exactly (P_2 computed by the recursion
+    # would be the rounding error of (a - 2) (t_1 / (a - 2)) - t_1, not small next to the
+    # O(w^3) sum)
+    with np.errstate(all="ignore"):
+        t = (a - 2.0) * w * u / 8.0
+    p = np.zeros_like(w)
+    total = np.zeros_like(w)
+    with np.errstate(all="ignore"):
+        for k in range(2, terms):
+            f = u / (2.0 * (k + 1))
+            p = f * ((a - 2.0 * k) * (p - t / (a - 2.0)) + t)
+            t = t * (a - 2.0 * k) * f
+            total = total + p
+    return total
+
+
+def robust_loss(input, alpha, scale, reduction="mean", sample_weight=None):
+    """Barron's general robust loss of the residual x = input:
+    rho = |a - 2| / a * (((x / c)^2 / |a - 2| + 1)^(a / 2) - 1), written as
+    |a - 2| (L / 2) expm1(v) / v with L = log1p(w / |a - 2|), v = a L / 2, w = (x / c)^2,
+    and its limits a = 2 (w / 2), 0 (log1p(w / 2)), -inf (-expm1(-w / 2)), +inf
+    (expm1(w / 2)).  Gradients in x, alpha and scale (alpha's and scale's summed over the
+    dimensions they broadcast along, in their own shapes)."""
+    x = np.asarray(input, dtype=np.float64)
+    a_in = np.asarray(alpha, dtype=np.float64)
+    c_in = np.asarray(scale, dtype=np.float64)
+    a = np.broadcast_to(a_in, x.shape)
+    c = np.broadcast_to(c_in, x.shape)
+    with np.errstate(all="ignore"):
+        z = x / c
+        w = z * z
+        b = np.abs(a - 2.0)
+        s = np.sign(a - 2.0)
+        u = w / b
+        L = np.log1p(u)
+        v = a * L / 2.0
+        exprel = np.where(v == 0, 1.0, np.expm1(v) / np.where(v == 0, 1.0, v))
+        exprel = np.where(np.isneginf(v), 0.0, exprel)
+        rho = b * (L / 2.0) * exprel
+        q = np.exp((a / 2.0 - 1.0) * L)          # (1 + u)^(a/2 - 1)
+        # d rho / d alpha = d/da [b/a (P - 1)], P = (1 + u)^(a/2), db/da = s, du/da = -s u/b
+        p = np.exp(v)
+        # G(v) = (v e^v - expm1(v)) / v^2 = sum_k (k + 1) v^k / (k + 2)!
+        g_series = sum((k + 1) / math.factorial(k + 2) * v ** k for k in range(12))
+        g_v = np.where(np.abs(v) < 0.1, g_series,
+                       (v * p - np.expm1(v)) / np.where(v == 0, 1.0, v * v))
+        # s (L/2) exprel(v) - s q u / 2 cancel near a = 2: there (|a| >= 1) they are
+        # written as one term, (s / a) (q (1 - s w / 2) - 1)
+        # (q m - 1 as expm1(log q + log m) where m = 1 - s w / 2 > 1/2: q m is near 1 there)
+        m = 1.0 - s * w / 2.0
+        log_m = np.log1p(np.where(m > 0.5, -s * w / 2.0, 0.0))
+        qm1 = np.where(m > 0.5, np.expm1((a / 2.0 - 1.0) * L + log_m), q * m - 1.0)
+        first = np.where(np.abs(a) < 1, s * (L / 2.0) * exprel - s * q * u / 2.0, s / a * qm1)
+        closed = first + b * (L * L / 4.0) * g_v
+        series = _robust_dalpha_series(w, a, u)
+        d_alpha = np.where((u < 0.25) & (u * np.abs(a) < 1), series, closed)
+        # special values
+        is2, neg_inf, pos_inf = a == 2.0, np.isneginf(a), np.isposinf(a)
+        rho = np.where(is2, w / 2.0, rho)
+        rho = np.where(neg_inf, -np.expm1(-w / 2.0), rho)
+        rho = np.where(pos_inf, np.expm1(w / 2.0), rho)
+        q = np.where(is2, 1.0, q)
+        q = np.where(neg_inf, np.exp(-w / 2.0), q)
+        q = np.where(pos_inf, np.exp(w / 2.0), q)
+        d_alpha = np.where(is2, np.where(w > 0, np.inf, 0.0), d_alpha)
+        d_alpha = np.where(neg_inf | pos_inf, 0.0, d_alpha)
+        d_x = z * q / c
+        d_c = -w * q / c
+    sw, sw_total = _sample_weight_nd(sample_weight, x.shape)
+    per = np.array(np.broadcast_to(sw * rho, x.shape))
+    den = sw_total * _elements_per_sample(x.shape)
+    grads = []
+    for d in (d_x, d_alpha, d_c):
+        value, g = _reduce(per, np.broadcast_to(sw * d, x.shape).copy(), reduction, den)
+        grads.append(g)
+    return value, (grads[0], _sum_to(grads[1], a_in.shape), _sum_to(grads[2], c_in.shape))
+
+
+def _sum_to(g, shape):
+    """g summed over the dimensions an array of `shape` was broadcast along."""
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead))) if lead else g
+    axes = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
+    return np.asarray(g.sum(axis=axes, keepdims=True).reshape(shape))
