@@ -966,6 +966,7 @@ FL_EW_DEFINE(mse_loss, 1, 0, 1)
 #include "ops_binary.h"
 #include "ops_softmax.h"
 #include "ops_margin.h"
+#include "ops_penalty.h"
 
 /* ------------------------------------------------------ elementary functions ---- */
 

@@ -18,9 +18,9 @@ from numba import cuda, float64
 
 from . import _reduce as rd
 from ._runtime import EW_THREADS, block_sum, current, grid_for
-from . import _ops_regression, _ops_binary, _ops_margin
+from . import _ops_regression, _ops_binary, _ops_margin, _ops_penalty
 
-_GROUPS = (_ops_regression, _ops_binary, _ops_margin)
+_GROUPS = (_ops_regression, _ops_binary, _ops_margin, _ops_penalty)
 _OPS = {}        # (name, dtype) -> device function
 _KERNELS = {}    # (name, dtype) -> kernel
 

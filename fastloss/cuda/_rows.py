@@ -1,6 +1,7 @@
 """Row-wise losses on the GPU: dice_loss (csrc/ops_binary.h), multi_margin_loss,
 multilabel_soft_margin_loss, cosine_embedding_loss and triplet_margin_loss
-(csrc/ops_margin.h).
+(csrc/ops_margin.h), and the group lasso's row ops of fastloss.regularizers
+(csrc/ops_penalty.h).
 
 One thread per row (a grid-stride loop over the rows), each doing what the C row
 function does for its row (the contract above FL_ROW_DEFINE in csrc/kernels_body.h):
@@ -476,10 +477,69 @@ def build(R):
                 g3[e] = dan_j + dpn_j
         return loss
 
+    # ----------------------------------------------------------- group_lasso ----
+    # (fastloss.regularizers, csrc/ops_penalty.h) each row a group; t the trainable mask
+    # (1 trainable, 0 frozen) or None; the norm of t x in float64.
+    #   group_lasso: value ||w_i||, gradient p0 w_i / ||w_i|| (p0 = strength; 0 for a
+    #                zero row), times t;
+    #   group_lasso_prox: w_i max(0, 1 - p0 / ||w_i||) (p0 = step strength; 0 for a zero
+    #                row, NaN for NaN) written into g (= x), frozen elements kept.
+
+    @cuda.jit(device=True)
+    def gl_sumsq(x, t, base, n_):
+        ss = 0.0
+        for j in range(n_):
+            if t is None:
+                v = float64(x[base + j])
+            else:
+                v = float64(t[base + j] * x[base + j])
+            ss += v * v
+        return ss
+
+    @cuda.jit(device=True)
+    def group_lasso(i, x, x2, x3, tg, t, rt, cw, sw, c, s, p0, p1, p2, p3, ignore, W, acc,
+                    gsc, lo, g, g2, g3):
+        n_ = c * s
+        base = i * n_
+        swv = row_sw(sw, i)
+        nrm = math.sqrt(gl_sumsq(x, t, base, n_))
+        if g is not None:
+            k = R(0) if nrm == 0.0 else R(p0 * gsc * swv / nrm)
+            for j in range(n_):
+                e = base + j
+                if t is None:
+                    g[e] = k * x[e]
+                else:
+                    g[e] = k * (t[e] * x[e])
+        return store(lo, i, swv * nrm)
+
+    @cuda.jit(device=True)
+    def group_lasso_prox(i, x, x2, x3, tg, t, rt, cw, sw, c, s, p0, p1, p2, p3, ignore, W,
+                         acc, gsc, lo, g, g2, g3):
+        n_ = c * s
+        base = i * n_
+        nrm = math.sqrt(gl_sumsq(x, t, base, n_))
+        if nrm != nrm:
+            f = nrm
+        elif nrm > p0:
+            f = 1.0 - p0 / nrm
+        else:
+            f = 0.0
+        F = R(f)
+        if g is not None:
+            for j in range(n_):
+                e = base + j
+                if t is None:
+                    g[e] = F * x[e]
+                else:
+                    g[e] = F * x[e] if t[e] != R(0) else x[e]
+        return store(lo, i, 0.0)
+
     return {"dice_loss": dice_loss, "multi_margin_loss": multi_margin_loss,
             "multilabel_soft_margin_loss": multilabel_soft_margin_loss,
             "cosine_embedding_loss": cosine_embedding_loss,
-            "triplet_margin_loss": triplet_margin_loss}
+            "triplet_margin_loss": triplet_margin_loss,
+            "group_lasso": group_lasso, "group_lasso_prox": group_lasso_prox}
 
 
 def rows_for(dtype):
