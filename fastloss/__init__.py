@@ -18,4 +18,23 @@ for _name, _spec in _LOSSES.items():
     globals()[_name] = Loss(_spec)
 del _name, _spec
 
-__all__ = ["Loss", "show_config", "set_simd", "simd_level", "__version__"] + list(_LOSSES)
+# submodules imported on first use, so that `import fastloss` stays light
+_SUBMODULES = ("regularizers", "multitask", "adaptive")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    if name == "total":
+        from .regularizers import total
+        return total
+    raise AttributeError(f"module 'fastloss' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES) | {"total"})
+
+
+__all__ = ["Loss", "show_config", "set_simd", "simd_level", "__version__", "total"] + \
+    list(_LOSSES)
