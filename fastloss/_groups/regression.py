@@ -195,7 +195,8 @@ def _robust_param(a, name, x, positive):
 
 def _sum_to(K, g, shape, out):
     """out (of `shape`, broadcastable to g's) = g summed over the dimensions `shape` was
-    broadcast along, in float64 per run of such dimensions (one pass per run)."""
+    broadcast along, in float64 (one pass per run of such dimensions; the partial sums
+    between runs kept in float64)."""
     full = g.shape
     b = (1,) * (len(full) - len(shape)) + tuple(shape)
     cur, cur_shape = g, list(full)
@@ -209,7 +210,7 @@ def _sum_to(K, g, shape, out):
             B = math.prod(cur_shape[j:])
             cur_shape = cur_shape[:k] + [1] * (j - k) + cur_shape[j:]
             last = not any(b[i] == 1 and full[i] != 1 for i in range(j, len(full)))
-            dst = out.reshape(A, B) if last else K.empty((A, B), g.dtype)
+            dst = out.reshape(A, B) if last else K.empty((A, B), np.float64)
             K.sum_middle(cur.reshape(A, M, B), dst)
             cur = dst
             k = j
