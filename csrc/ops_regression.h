@@ -427,7 +427,9 @@ FL_ALWAYS_INLINE void FN(robust_loss_elem)(REAL xr, REAL t, REAL y, REAL p0, REA
     const double lg = b * (0.5 * L) * ex;
     const double hw = 0.5 * w;
     const double em = FN(rb_expm1)(a > 0 ? hw : -hw);   /* expm1(+-w/2) for alpha = +-inf */
-    const double qq = a == 2 ? 1.0 : (aa == big ? em + 1 : Q);
+    const double eh = fl_exp(a > 0 ? hw : -hw);   /* exp(+-w/2), not em + 1: that loses
+                                                   * its digits where exp(-w/2) is small */
+    const double qq = a == 2 ? 1.0 : (aa == big ? eh : Q);
     *l = (REAL)(a == 2 ? hw : (aa == big ? (a > 0 ? em : -em) : lg));
     *d = (REAL)(z * qq * ic);
     *dy = (REAL)(-w * qq * ic);

@@ -86,7 +86,7 @@ def _robust(x, a, c):
         return hw, z * ic, -w * ic, (_INF if w > 0.0 else 0.0)
     if aa == _INF:
         em = _rb_expm1(hw if a > 0.0 else -hw)
-        q = em + 1.0
+        q = math.exp(hw if a > 0.0 else -hw)
         return (em if a > 0.0 else -em), z * q * ic, -w * q * ic, float64(0.0)
     s = 1.0 if a > 2.0 else -1.0
     b = s * (a - 2.0)
