@@ -19,7 +19,7 @@ for _name, _spec in _LOSSES.items():
 del _name, _spec
 
 # submodules imported on first use, so that `import fastloss` stays light
-_SUBMODULES = ("regularizers", "multitask", "adaptive")
+_SUBMODULES = ("regularizers", "multitask", "adaptive", "metrics", "monitor")
 
 
 def __getattr__(name):
