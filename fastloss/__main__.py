@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastloss info`` and ``python -m fastloss bench``."""
+"""Command line: ``python -m fastloss info``, ``bench`` and ``demo``."""
 import argparse
 import sys
 
@@ -14,12 +14,20 @@ def main(argv=None):
         description="Time fastloss's value_and_grad against the NumPy reference, PyTorch's "
                     "forward+backward and scikit-learn's losses on the same data, beside the "
                     "machine's copy bandwidth; peak memory of each call.")
-    from . import _bench
+    from . import _bench, _demo
 
     _bench.add_arguments(p_bench)
+    p_demo = sub.add_parser(
+        "demo", help="a fine-tuning run: noisy labels, learning rates, overfitting, L2-SP",
+        description="Pre-train a small NumPy MLP on a synthetic task and fine-tune it on a "
+                    "related one with few labels under several settings; print a table of "
+                    "the results and the training monitor's diagnoses, and write its plots.")
+    _demo.add_arguments(p_demo)
     args = parser.parse_args(argv)
     if args.command == "bench":
         return _bench.main(p_bench, args)
+    if args.command == "demo":
+        return _demo.main(p_demo, args)
     if args.command == "info":
         if args.json:
             import json
