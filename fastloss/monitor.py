@@ -320,11 +320,8 @@ class TrainingMonitor:
         rec = self._record("train", step, loss, metrics)
         x = rec["loss"]
         c = self.config
-        if not math.isfinite(x):
-            rec["smoothed"] = math.nan
-            self._non_finite(rec)
+        if not self._finite(rec):
             return
-        self._active["non_finite"] = False
         s = self._train_ema.update(x)
         rec["smoothed"] = s
         if len(self._train_finite) < 5:
@@ -361,17 +358,24 @@ class TrainingMonitor:
             elif ratio < 0.5 * c["osc_threshold"]:
                 self._active["oscillating"] = False
 
+    def _finite(self, rec):
+        """False (after diagnosing non_finite) for a NaN or inf loss; else clears that
+        episode and returns True."""
+        if not math.isfinite(rec["loss"]):
+            rec["smoothed"] = math.nan
+            self._non_finite(rec)
+            return False
+        self._active["non_finite"] = False
+        return True
+
     def log_val(self, epoch_or_step, loss, **metrics):
         """Record a validation loss (and any metrics) at a step or epoch; strictly increasing."""
         rec = self._record("val", epoch_or_step, loss, metrics, step_name="epoch_or_step")
         rec["train_step"] = self._last_step["train"]
         x = rec["loss"]
         c = self.config
-        if not math.isfinite(x):
-            rec["smoothed"] = math.nan
-            self._non_finite(rec)
+        if not self._finite(rec):
             return
-        self._active["non_finite"] = False
         vs = self._val_ema.update(x)
         rec["smoothed"] = vs
         ts = self._train_ema.value
