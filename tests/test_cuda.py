@@ -16,7 +16,7 @@ import fastloss as fl
 from fastloss._registry import LOSSES
 
 from cases import CASES
-from test_losses import DTYPES, _diff_positions, _grads, assert_close
+from test_losses import DTYPES, _diff_positions, _grads, _sum_scale, assert_close
 
 GPU = bool(os.environ.get("FASTLOSS_TEST_GPU"))
 MAX_ELEMS = 100_000 if GPU else 150     # the simulator runs one Python thread per thread
@@ -113,7 +113,8 @@ def _check(name, cid, dtype, kind, rng, reductions):
         assert not isinstance(v, (float, np.generic, np.ndarray)), "the value left the device"
         hv = to_host(v)
         assert hv.dtype == dtype
-        assert_close(hv, vr, dtype, f"{name} {reduction} value")
+        assert_close(hv, vr, dtype, f"{name} {reduction} value",
+                     _sum_scale(loss, args, kw, reduction, vr))
         for k, pos, gk, grk in zip(range(9), _diff_positions(spec), _grads(spec, g),
                                    _grads(spec, gr)):
             hg = to_host(gk)
