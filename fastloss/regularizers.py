@@ -642,15 +642,19 @@ class Regularizer:
         raise NotImplementedError
 
 
-class _L1(Regularizer):
-    """strength * sum |w|; gradient strength * sign(w) (the subgradient 0 at 0); prox:
-    soft-thresholding by step * strength."""
-    name = "l1"
+class _OneStrength(Regularizer):
+    """A regularizer of one non-negative strength (a number, or one per array)."""
     args = ("strength",)
-    formula = "strength * sum |w|"
 
     def resolve(self, tree, args, options):
         return _per_array(args[0], "strength", tree, _strength, 0.0)
+
+
+class _L1(_OneStrength):
+    """strength * sum |w|; gradient strength * sign(w) (the subgradient 0 at 0); prox:
+    soft-thresholding by step * strength."""
+    name = "l1"
+    formula = "strength * sum |w|"
 
     def run_array(self, job, s, mode, step):
         if mode == PROX:
@@ -664,16 +668,12 @@ class _L1(Regularizer):
         return _ref.l1(w, s, mask)
 
 
-class _L2(Regularizer):
+class _L2(_OneStrength):
     """0.5 * strength * ||w||^2 (with the 0.5: the gradient is strength * w; Keras' L2(k)
     equals l2(2 * k)); prox: w / (1 + step * strength).  See the module's documentation
     for its relation to (decoupled) weight decay."""
     name = "l2"
-    args = ("strength",)
     formula = "0.5 * strength * ||w||^2"
-
-    def resolve(self, tree, args, options):
-        return _per_array(args[0], "strength", tree, _strength, 0.0)
 
     def run_array(self, job, s, mode, step):
         if mode == PROX:
