@@ -443,6 +443,83 @@ int64_t fl_find_not_in(int dsz, const void *p, int64_t n, double a, double b)
     return -1;
 }
 
+/* ------------------------------------------------------- argmax counts ------ */
+
+#define FL_AM_TILE 256                       /* rows per argmax call */
+#define FL_AM_PART_BYTES (256ll << 20)       /* cap on the per-thread partial counts */
+
+/* Rows [r0, r1) into the counts P (layout as fl_argmax_counts' out). */
+static void fl_am_count(fl_argmax_fn am, const void *x, int64_t ld, int64_t r0, int64_t r1,
+                        int64_t c, const int64_t *t, const double *w, int full, double *P)
+{
+    int64_t idx[FL_AM_TILE];
+    double *predn = P + (full ? c * c : 3 * c);
+    for (int64_t i0 = r0; i0 < r1; i0 += FL_AM_TILE) {
+        const int64_t i1 = i0 + FL_AM_TILE < r1 ? i0 + FL_AM_TILE : r1;
+        am(x, ld, i0, i1, c, idx);
+        for (int64_t i = i0; i < i1; i++) {
+            const int64_t y = t[i], p = idx[i - i0];
+            if (y < 0)
+                continue;
+            const double wi = w ? w[i] : 1.0;
+            if (full) {
+                P[y * c + p] += wi;
+            } else {
+                P[y] += y == p ? wi : 0.0;
+                P[c + p] += wi;
+                P[2 * c + y] += wi;
+            }
+            predn[p] += 1.0;
+        }
+    }
+}
+
+int fl_argmax_counts(int dsz, const void *x, int64_t n, int64_t c, int64_t ld,
+                     const int64_t *t, const double *w, int full, double *out, int n_threads)
+{
+    if (dsz != 4 && dsz != 8)
+        return FL_EDTYPE;
+    const int64_t K = full ? c * c + c : 4 * c;
+    memset(out, 0, (size_t)K * sizeof(double));
+    if (n <= 0 || c <= 0)
+        return FL_OK;
+    fl_argmax_fn am = fl_table()->argmax[dsz == 8];
+    int nt = n_threads < 1 ? 1 : n_threads;
+    if (n * c < FL_PAR_MIN_ELEMS)
+        nt = 1;
+    if ((int64_t)nt > n)
+        nt = (int)n;
+    while (nt > 1 && (int64_t)(nt - 1) * K * (int64_t)sizeof(double) > FL_AM_PART_BYTES)
+        nt--;
+    if (nt == 1) {
+        fl_am_count(am, x, ld, 0, n, c, t, w, full, out);
+        return FL_OK;
+    }
+    /* thread 0 counts into out, thread k > 0 into its own partial; added in thread order */
+    double *part = (double *)calloc((size_t)(nt - 1) * (size_t)K, sizeof(double));
+    if (!part)
+        return FL_ENOMEM;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+#ifdef _OPENMP
+        const int k = omp_get_thread_num(), m = omp_get_num_threads();
+#else
+        const int k = 0, m = 1;
+#endif
+        const int64_t r0 = n * k / m, r1 = n * (k + 1) / m;
+        fl_am_count(am, x, ld, r0, r1, c, t, w, full, k == 0 ? out : part + (k - 1) * K);
+    }
+    for (int k = 1; k < nt; k++) {
+        const double *pk = part + (int64_t)(k - 1) * K;
+        for (int64_t j = 0; j < K; j++)
+            out[j] += pk[j];
+    }
+    free(part);
+    return FL_OK;
+}
+
 /* ---------------------------------------------------------- bandwidth probe ---- */
 
 void fl_copy(void *dst, const void *src, int64_t n, int n_threads)

@@ -49,6 +49,10 @@ typedef struct {
     int reduction;
     void *loss_out;           /* (n, s) when reduction == FL_NONE, else NULL */
     void *grad;               /* (n, c, s) or NULL for the value only; may equal x */
+    uint8_t *correct;         /* (n, s) or NULL: 1 where the position's argmax (ties to the
+                                 lowest class, a NaN anywhere counts as wrong) is its
+                                 target class, else 0 (ignored positions: 0); index targets
+                                 of cross-entropy only (not nll) */
     int n_threads;
     double class_w_sum;       /* filled by the driver */
     const void *pos_w;        /* internal (set by the kernels): per-position sample weights */
@@ -139,6 +143,16 @@ int64_t fl_find_bad_class_index(const int64_t *t, int64_t n, int64_t c, int64_t 
 int64_t fl_find_outside(int dtype_size, const void *p, int64_t n, double lo, double hi, int open);
 /* First position i with p[i] neither a nor b (NaN included), or -1. */
 int64_t fl_find_not_in(int dtype_size, const void *p, int64_t n, double a, double b);
+
+/* Per-class counts of the row argmax of scores x (n rows of c values, row stride ld
+ * elements; ties to the lowest index, the first NaN wins, as np.argmax) against the class
+ * t[i] of each row (rows with t[i] < 0 are skipped), each row weighted by w[i] (NULL:
+ * 1).  full: out = the (c, c) matrix [true, predicted] then the c unweighted predicted
+ * counts; else out = diagonal, predicted, true (weighted, c each) then the c unweighted
+ * predicted counts.  Per-thread partial counts added in thread order (unweighted counts
+ * are exact; weighted sums round in an order that depends on the thread count). */
+int fl_argmax_counts(int dtype_size, const void *x, int64_t n, int64_t c, int64_t ld,
+                     const int64_t *t, const double *w, int full, double *out, int n_threads);
 
 /* Memory bandwidth probe: copy n bytes from src to dst with n_threads threads. */
 void fl_copy(void *dst, const void *src, int64_t n, int n_threads);

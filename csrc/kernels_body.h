@@ -144,6 +144,28 @@ FL_ALWAYS_INLINE void FN(ce_online_soft)(const REAL *x, const REAL *t, int64_t C
     *S_out = S;
 }
 
+/* Whether the argmax of the C values x[j * stride] (ties to the lowest class) is y, given
+ * their max m with NaN skipped: x[y] holds m and no class before y does.  A NaN makes the
+ * row wrong: it is found here when m = +inf, and otherwise by the caller's exp-sum, which
+ * it turns to NaN (with m = +inf the sum is NaN anyway, from inf - inf).  The scans run
+ * only for rows whose target holds the max. */
+FL_ALWAYS_INLINE int FN(argmax_is)(const REAL *x, int64_t stride, int64_t C, int64_t y, REAL m)
+{
+    if (!(x[y * stride] == m))
+        return 0;
+    for (int64_t j = 0; j < y; j++)
+        if (x[j * stride] == m)
+            return 0;
+    if (m == (REAL)__builtin_inf())
+        for (int64_t j = 0; j < C; j++)
+            if (x[j * stride] != x[j * stride])
+                return 0;
+    return 1;
+}
+
+/* the hit after the exp-sum s: see argmax_is */
+#define FL_HIT(hit, s, m) ((uint8_t)((hit) && ((s) == (s) || (m) == __builtin_inf())))
+
 /* nll_loss: x holds log-probabilities; value -w_y x_y, gradient -w_y at y only. */
 FL_ALWAYS_INLINE double FN(nll_row)(const fl_ce_args *a, int64_t i, double gscale)
 {
@@ -187,6 +209,8 @@ FL_ALWAYS_INLINE double FN(ce_row_index_online)(const fl_ce_args *a, int64_t i, 
         }
         if (a->loss_out)
             ((REAL *)a->loss_out)[i] = 0;
+        if (a->correct)
+            a->correct[i] = 0;
         return 0.0;
     }
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
@@ -195,6 +219,8 @@ FL_ALWAYS_INLINE double FN(ce_row_index_online)(const fl_ce_args *a, int64_t i, 
     const double wy = cw ? (double)cw[y] : 1.0;
     double m, s, sx;
     FN(ce_online)(x, C, cw, ls > 0.0, &m, &s, &sx);
+    if (a->correct)   /* m is x's max (NaN skipped): a NaN reaches s */
+        a->correct[i] = FL_HIT(FN(argmax_is)(x, 1, C, y, (REAL)m), s, m);
     const double logs = fl_log(s);
     const double lse = m + logs;
     double loss = (1.0 - ls) * wy * (lse - xy);
@@ -297,6 +323,7 @@ typedef struct {
     double sx;      /* label smoothing: sum_j w_j x_j; soft targets: S = sum_j w_j t'_j x_j */
     double T;       /* soft targets: sum_j w_j t'_j */
     int64_t y;      /* index targets: the class, or -1 when the row is ignored */
+    int hit;        /* with a->correct: x[y] is the row max, first among equals */
 } fl_ce_stat;
 #endif
 
@@ -368,6 +395,7 @@ FL_ALWAYS_INLINE int FN(ce_pre)(const fl_ce_args *a, const REAL *x, const REAL *
     /* an all -inf row keeps max -inf: exp(x - 0) reads 0 there (lse = -inf); NaN in the
      * row skips the max but reaches the sum */
     st->mu = m == -(REAL)__builtin_inf() ? 0.0 : (double)m;
+    st->hit = a->correct && !t && FN(argmax_is)(x, 1, C, y, m);
     return 1;
 }
 
@@ -483,9 +511,13 @@ FL_ALWAYS_INLINE double FN(ce_row)(const fl_ce_args *a, int64_t i, double gscale
             FN(ce_zero)(g, C);
         if (lo)
             *lo = 0;
+        if (a->correct)
+            a->correct[i] = 0;
         return 0.0;
     }
     st.s = g ? FN(ce_expsum)(x, C, (REAL)st.mu, g, 1) : FN(ce_expsum)(x, C, (REAL)st.mu, 0, 0);
+    if (a->correct)   /* a NaN in the row skips the max but reaches the sum */
+        a->correct[i] = FL_HIT(st.hit, st.s, st.mu);
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
     REAL As, B, Cy;
     const double loss = FN(ce_post)(a, st, t != 0, sw, gscale, &As, &B, &Cy);
@@ -527,6 +559,7 @@ FL_ALWAYS_INLINE double FN(ce_tile)(const fl_ce_args *a, int64_t r0, int64_t R, 
     b.pos_w = a->sample_w ? (const REAL *)a->sample_w + r0 : 0;
     b.sample_w = 0;
     b.loss_out = a->loss_out ? (REAL *)a->loss_out + r0 : 0;
+    b.correct = a->correct ? a->correct + r0 : 0;
     b.grad = a->grad ? gt : 0;
     const double acc = FN(ce_kd_seg)(&b, 0, 0, R, gscale);
     if (a->grad) {
@@ -555,6 +588,7 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     const REAL *cw = (const REAL *)a->class_w;
     REAL *g = a->grad ? (REAL *)a->grad + i * C * S + p0 : 0;
     REAL *lo = a->loss_out ? (REAL *)a->loss_out + i * S + p0 : 0;
+    uint8_t *cor = a->correct && !a->nll && !soft ? a->correct + i * S + p0 : 0;
     const double sw = a->sample_w ? (double)((const REAL *)a->sample_w)[i] : 1.0;
     const double ls = a->label_smoothing, z = a->z_loss;
     /* per-position sample weights: the tile path (ce_tile) lays rows out as positions */
@@ -611,6 +645,10 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
     REAL mu[FL_KD_MAX];
     for (int64_t j = 0; j < L; j++)
         mu[j] = mx[j] == -(REAL)__builtin_inf() ? (REAL)0 : mx[j];
+    /* argmax hits, before the exp pass may overwrite x (NaN is caught by the sums below) */
+    if (cor)
+        for (int64_t j = 0; j < L; j++)
+            cor[j] = (uint8_t)(yy[j] >= 0 && FN(argmax_is)(x + j, S, C, yy[j], mx[j]));
     const REAL a1 = (REAL)(1.0 - ls), a0 = (REAL)(ls / (double)C);
     /* exp(x - max) is stored into the gradient (read back by the gradient pass: one exp
      * per value); x is read before it is written at the same place (g may be x) */
@@ -693,6 +731,9 @@ FL_ALWAYS_INLINE double FN(ce_kd_seg)(const fl_ce_args *a, int64_t i, int64_t p0
             acc += l;
         }
     }
+    if (cor)
+        for (int64_t j = 0; j < L; j++)
+            cor[j] = FL_HIT(cor[j], se[j], mx[j]);
     if (!g)
         return acc;
     for (int64_t k = 0; k < C; k++) {
@@ -748,6 +789,71 @@ static double FN(fl_ce_block)(const void *args, int64_t r0, int64_t r1, double g
             acc += FN(ce_row)(a, i, gscale);
     }
     return acc;
+}
+
+/* ------------------------------------------------------------ row argmax ---- */
+
+/* The argmax of each row, as np.argmax: ties to the lowest index, and the first NaN wins
+ * when there is one.  One vector pass per row in chunks of FL_AM_CHUNK values (the chunk
+ * max and a NaN flag), keeping the first chunk that raised the running max (or held the
+ * first NaN); then that chunk (in L1) is searched for the first value equal to the max
+ * (or the first NaN), FL_AM_SUB values at a time with a vector test. */
+#define FL_AM_CHUNK 512
+#define FL_AM_SUB 32
+
+static void FN(fl_argmax_rows)(const void *xv, int64_t ld, int64_t r0, int64_t r1, int64_t C,
+                               int64_t *idx)
+{
+    for (int64_t i = r0; i < r1; i++) {
+        const REAL *x = (const REAL *)xv + i * ld;
+        REAL m = -(REAL)__builtin_inf();
+        int64_t mk = 0;
+        int nan = 0;
+        for (int64_t k = 0; k < C; k += FL_AM_CHUNK) {
+            const int64_t L = (C - k) < FL_AM_CHUNK ? (C - k) : FL_AM_CHUNK;
+            const REAL *xc = x + k;
+            REAL cm = -(REAL)__builtin_inf();
+            int cn = 0;
+#pragma omp simd reduction(max : cm) reduction(| : cn)
+            for (int64_t j = 0; j < L; j++) {   /* HOT */
+                cm = xc[j] > cm ? xc[j] : cm;
+                cn |= xc[j] != xc[j];
+            }
+            if (cn) {
+                nan = 1;
+                mk = k;
+                break;
+            }
+            if (cm > m) {
+                m = cm;
+                mk = k;
+            }
+        }
+        const int64_t end = (C - mk) < FL_AM_CHUNK ? C : mk + FL_AM_CHUNK;
+        int64_t a = mk;
+        for (int64_t s0 = mk; s0 < end; s0 += FL_AM_SUB) {
+            const int64_t L = (end - s0) < FL_AM_SUB ? (end - s0) : FL_AM_SUB;
+            const REAL *xs = x + s0;
+            int f = 0;
+            if (nan) {
+#pragma omp simd reduction(| : f)
+                for (int64_t j = 0; j < L; j++)
+                    f |= xs[j] != xs[j];
+            } else {
+#pragma omp simd reduction(| : f)
+                for (int64_t j = 0; j < L; j++)
+                    f |= xs[j] == m;
+            }
+            if (f) {
+                int64_t j = 0;
+                while (!(nan ? xs[j] != xs[j] : xs[j] == m))
+                    j++;
+                a = s0 + j;
+                break;
+            }
+        }
+        idx[i - r0] = a;
+    }
 }
 
 /* ------------------------------------------------------ element-wise losses ---- */

@@ -72,4 +72,5 @@ const fl_isa_table FL_TABLE(FL_ISA) = {
 #undef FL_EW_OP
 #undef FL_ROW_OP
         {0, 0}},
+    {FL_K(fl_argmax_rows, f32, FL_ISA), FL_K(fl_argmax_rows, f64, FL_ISA)},
 };

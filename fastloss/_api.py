@@ -81,10 +81,26 @@ def _any_device(arrays):
     return False
 
 
-def _device(spec, mode, out, inputs, params, red, sample_weight, backend):
+def _device(spec, mode, out, inputs, params, red, sample_weight, backend, acc=False):
     """A call on the CUDA backend (fastloss.cuda, imported here, on first use)."""
     from .cuda import _call
-    return _call.call(spec, mode, out, inputs, params, red, sample_weight, backend)
+    return _call.call(spec, mode, out, inputs, params, red, sample_weight, backend, acc)
+
+
+def _no_accuracy(call):
+    """Raises when return_accuracy=True meets a call whose kernel cannot count hits."""
+    if call.acc is None:
+        raise ValueError("return_accuracy: needs class-index targets (an integer target); "
+                         "got class probabilities, whose predicted class has no single "
+                         "right answer")
+
+
+def with_accuracy(mode, result, accuracy):
+    """The result of a call with return_accuracy=True: the accuracy appended, i.e.
+    (value, accuracy), (value, grad, accuracy) or (grad, accuracy)."""
+    if mode == VALUE_AND_GRAD:
+        return result + (accuracy,)
+    return result, accuracy
 
 
 def _outs(out, call):
@@ -103,12 +119,16 @@ def _outs(out, call):
     return out
 
 
-def _reference(spec, mode, out, inputs, params, reduction, red, sample_weight):
+def _reference(spec, mode, out, inputs, params, reduction, red, sample_weight, acc=False):
     """A call on the NumPy reference (backend="numpy"), after the same checks."""
     if _any_device(inputs):
         raise ValueError("backend: 'numpy' takes host arrays, got a GPU array; use "
                          "backend='auto' or 'cuda'")
     call = spec.prepare(*inputs, *params, sample_weight)
+    if acc:
+        _no_accuracy(call)
+        r = _reference(spec, mode, out, inputs, params, reduction, red, sample_weight)
+        return with_accuracy(mode, r, spec.accuracy(**call.ref()))
     dtype = call.dtype
     if out is not None:
         out = _outs(out, call)
@@ -130,9 +150,12 @@ def _reference(spec, mode, out, inputs, params, reduction, red, sample_weight):
     return g if mode == GRAD else (value, g)
 
 
-def _compiled(spec, mode, out, inputs, params, red, sample_weight, nt):
-    """A call on the compiled kernels (the general path: any shape, option and layout)."""
+def _compiled(spec, mode, out, inputs, params, red, sample_weight, nt, acc=False):
+    """A call on the compiled kernels (the general path: any shape, option and layout);
+    with acc, the kernel also marks the positions whose argmax is the target."""
     call = spec.prepare(*inputs, *params, sample_weight)
+    if acc:
+        _no_accuracy(call)
     dtype = call.dtype
     if out is not None:
         out = _outs(out, call)
@@ -148,11 +171,14 @@ def _compiled(spec, mode, out, inputs, params, red, sample_weight, nt):
         grad = tuple(grad)
     else:
         grad = np.empty(call.shape, dtype)
-    v = call.cpu(red, loss_out, grad, nt)
+    if acc:
+        correct = np.empty(call.acc[0], np.uint8)
+        v = call.cpu(red, loss_out, grad, nt, correct=correct)
+    else:
+        v = call.cpu(red, loss_out, grad, nt)
     value = loss_out[()] if red == 0 else dtype.type(v)
-    if mode == VALUE:
-        return value
-    return grad if mode == GRAD else (value, grad)
+    r = value if mode == VALUE else (grad if mode == GRAD else (value, grad))
+    return with_accuracy(mode, r, call.acc[1](correct)) if acc else r
 
 
 def _check_source(p, ns):
@@ -200,6 +226,8 @@ def _generate(spec, mode):
     sig = [f"{p.name}={p.default!r}" for p in spec.signature_params()]
     names = [p.name for p in spec.all_params()]
     kw = [f"{p.name}={p.default!r}" for p in spec.keyword_only]
+    if spec.accuracy is not None:
+        kw.append("return_accuracy=False")
     kw += ["sample_weight=None", "backend='auto'", "n_threads=None"]
     if mode != VALUE:
         kw.append("out=None")
@@ -222,6 +250,19 @@ def _generate(spec, mode):
     for p in spec.all_params():
         lines += _check_source(p, ns)
     first = spec.inputs[0]
+    if spec.accuracy is not None:
+        # the accuracy of the same pass: the general paths, each told to count hits
+        lines += ["    if return_accuracy is not False and "
+                  "_ck.boolean(return_accuracy, 'return_accuracy'):",
+                  "        if _be == 1:",
+                  f"            return _reference(_spec, {mode}, {out}, ({inputs},), "
+                  f"({params}), reduction, _red, sample_weight, True)",
+                  f"        if _be == 2 or ({first}.__class__ is not _ndarray and "
+                  f"_any_device(({inputs},))):",
+                  f"            return _device(_spec, {mode}, {out}, ({inputs},), ({params}), "
+                  "_red, sample_weight, backend, True)",
+                  f"        return _compiled(_spec, {mode}, {out}, ({inputs},), ({params}), "
+                  "_red, sample_weight, _nt, True)"]
     lines += ["    if _be == 1:",
               f"        return _reference(_spec, {mode}, {out}, ({inputs},), ({params}), "
               "reduction, _red, sample_weight)",
@@ -252,6 +293,13 @@ def _docstring(spec):
     for p in spec.signature_params() + tuple(spec.keyword_only):
         kw = " (keyword-only)" if p in spec.keyword_only else ""
         lines += [f"{p.name} : {p.allowed()}, default {p.default!r}{kw}", f"    {p.doc}"]
+    if spec.accuracy is not None:
+        lines += ["return_accuracy : bool, default False (keyword-only)",
+                  "    also return the accuracy of the same pass (a float): the fraction of "
+                  "the positions not ignored, weighted by sample_weight, whose argmax over the "
+                  "classes (ties to the lowest class; a NaN logit counts as wrong) is the "
+                  "target, 0.0 when none counts; appended to the result: (value, accuracy), "
+                  "(value, grad, accuracy), (grad, accuracy).  Class-index targets only."]
     if len(spec.grad_wrt) > 1:
         lines += ["", "Gradients: ``value_and_grad`` returns ``(value, (" +
                   ", ".join(f"d_{n}" for n in spec.grad_wrt) + "))`` and ``grad`` the "

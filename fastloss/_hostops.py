@@ -67,3 +67,17 @@ def total(a):
 
 def extreme(a, which):
     return a.min() if which == "min" else a.max()
+
+
+def accuracy(correct, t64, ignore_index, sw, s):
+    """The weighted fraction of hits among the positions not ignored: `correct` (uint8,
+    one per position, 0 at ignored ones) from the cross-entropy kernel, t64 the targets,
+    sw the per-sample weights (None: ones) shared by a sample's s positions.  0.0 when no
+    weight counts (the losses' rule for a mean over nothing)."""
+    valid = t64 != ignore_index
+    if sw is None:
+        num, den = float(np.count_nonzero(correct)), float(np.count_nonzero(valid))
+    else:
+        w = np.repeat(np.asarray(sw, np.float64).reshape(-1), s)
+        num, den = float(w @ correct), float(w @ valid)
+    return num / den if den > 0 else 0.0

@@ -20,9 +20,9 @@ FL_AUX_FULL, FL_AUX_COL, FL_AUX_ROW = 1, 2, 3
 class Call:
     """A validated call: what the backends need, and nothing else."""
 
-    __slots__ = ("x", "shape", "dtype", "value_shape", "cpu", "ref", "reads", "more")
+    __slots__ = ("x", "shape", "dtype", "value_shape", "cpu", "ref", "reads", "more", "acc")
 
-    def __init__(self, x, shape, value_shape, cpu, ref, reads, more=()):
+    def __init__(self, x, shape, value_shape, cpu, ref, reads, more=(), acc=None):
         self.x = x                      # the kernel's input (C-contiguous)
         self.shape = shape              # the input's shape: the gradient's shape
         self.dtype = x.dtype
@@ -34,6 +34,10 @@ class Call:
         self.reads = reads              # the other arrays the kernel reads (overlap check)
         # further differentiable inputs: (kernel array, public shape) each, in order
         self.more = more
+        # cross-entropy with class indices: (size, accuracy) -- `size` positions, whose
+        # per-position argmax hits (uint8, written by cpu(..., correct=)) accuracy(correct)
+        # turns into the weighted fraction; None where the loss cannot report accuracy
+        self.acc = acc
 
 
 def kernel_form(a, shape):
@@ -133,9 +137,9 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
         soft = soft.reshape(x2.shape)
     K = ck.ops(x2)
 
-    def cpu(red, loss_out, grad, nt):
+    def cpu(red, loss_out, grad, nt, correct=None):
         return K.cross_entropy(x2, t64, soft, w, swk, ignore_index, label_smoothing, red,
-                                      loss_out, grad, nt, sk, z_loss)
+                                      loss_out, grad, nt, sk, z_loss, False, correct)
 
     def ref():
         return dict(input=x, target=t64.reshape(t.shape) if target_ref is None else target_ref,
@@ -143,7 +147,10 @@ def prepare_cross_entropy(input, target, weight, ignore_index, label_smoothing, 
                     z_loss=z_loss, sample_weight=_reference_sample_weight(sw, batched))
 
     value_shape = ((n,) + x.shape[2:]) if batched else ()
-    return Call(x2, x.shape, value_shape, cpu, ref, (t64, soft, w, sw))
+    acc = None
+    if t64 is not None:
+        acc = (n * s, lambda correct: K.accuracy(correct, t64, ignore_index, sw, s))
+    return Call(x2, x.shape, value_shape, cpu, ref, (t64, soft, w, sw), acc=acc)
 
 
 def prepare_nll_loss(input, target, weight, ignore_index, sample_weight):

@@ -36,6 +36,7 @@ CORE = (
         prepare=_losses.prepare_cross_entropy,
         reference=ref.cross_entropy,
         fast=_kernels.cross_entropy_fast,
+        accuracy=ref.cross_entropy_accuracy,
         shapes="input (N, C), (C,) or (N, C, d1, ..., dk); target (N,) / () / (N, d1, ..., "
                "dk) class indices of any integer dtype, or class probabilities of the "
                "input's shape",

@@ -65,6 +65,10 @@ class LossSpec:
     # the scalar checks; returns the result, or None to leave the call to the general path
     # (which raises any error: the fast path declines whatever it does not take)
     fast: Optional[Callable] = None
+    # optional: the NumPy reference of the accuracy the loss's kernel can report from the
+    # same pass, called as accuracy(**Call.ref) -> float; its presence gives the entry
+    # points the keyword-only option return_accuracy=False
+    accuracy: Optional[Callable] = None
 
     def signature_params(self):
         """The positional-or-keyword parameters in signature order, `reduction` included

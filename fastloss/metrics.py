@@ -11,12 +11,17 @@ from one pass over the data.
     M.f1_score(Y_true, probs, average="samples", threshold=0.5)   # multilabel
     M.from_logits_confusion(logits, target)            # (C, C) float64 confusion matrix
 
-One pass over the data: 2-D scores are reduced to their row argmax (nothing else is kept),
-labels to class indices, and ``confusion_matrix`` is one ``np.bincount`` over
-``true * C + pred`` (float64 weights).  The set-wise metrics (``precision``, ``recall``,
-``f1_score``, ``fbeta_score``, ``precision_recall_fscore_support``) need only the confusion
-matrix's diagonal and margins, which three length-C bincounts give without the (C, C)
-matrix; multilabel inputs give per-label counts instead.  Results
+One pass over the data.  2-D float32/float64 scores (logits, probabilities) go to one
+compiled pass (C with OpenMP, fastloss._cpu) that takes each row's argmax and accumulates
+the counts at once, in per-thread partial counts added at the end, so that no argmax array
+is made: the confusion matrix's diagonal and margins for the set-wise metrics
+(``precision``, ``recall``, ``f1_score``, ``fbeta_score``,
+``precision_recall_fscore_support``, ``accuracy``), the (C, C) matrix for
+``confusion_matrix`` and ``from_logits_confusion``.  Samples dropped by ``ignore_index``
+are skipped by the pass (the scores are not copied).  Other inputs: labels become class
+indices and the counts are ``np.bincount`` over them (over ``true * C + pred`` for the
+matrix); multilabel inputs give per-label counts.  Unweighted counts are exact; weighted
+ones are float64 sums, whose last bits may depend on the thread count.  Results
 equal scikit-learn's for the same arguments (``precision_score``, ``recall_score``,
 ``accuracy_score`` and ``top_k_accuracy_score`` are aliases under sklearn's names).
 
@@ -140,17 +145,26 @@ class _Counts:
     yt = yp = None       # multilabel: (n, L) bool
     weight = None        # sample weights after ignore_index (None = ones)
     n = 0
+    dm = None            # compiled pass over scores: (diag, pred, true) float64, or
+    cm = None            # the (K, K) matrix (int64 without weights, float64 with them)
 
 
 def _cm(c):
     """(K, K) confusion matrix over `classes`: rows true, columns predicted; int64
     without weights, float64 with them."""
+    if c.cm is not None:
+        return c.cm
     return _bincount_cm(c.t_idx, c.p_idx, c.k, c.weight)
 
 
 def _diag_margins(c):
     """The confusion matrix's diagonal, column sums and row sums (float64) without
     building the (K, K) matrix: three bincounts of length K."""
+    if c.dm is not None:
+        return c.dm
+    if c.cm is not None:
+        cm = c.cm.astype(np.float64, copy=False)
+        return np.diagonal(cm).copy(), cm.sum(axis=0), cm.sum(axis=1)
     t, p, w, k = c.t_idx, c.p_idx, c.weight, c.k
     hit = t == p
     diag = np.bincount(t[hit], weights=None if w is None else w[hit], minlength=k)
@@ -199,8 +213,44 @@ def _encode_labels(t, p):
     return inv[:n], inv[n:], classes
 
 
+def _compiled_scores(yp):
+    """Whether the compiled argmax pass reads these 2-D scores as they are: float32 or
+    float64 in native byte order, unit column stride, rows in order."""
+    if yp.dtype not in (np.float32, np.float64) or not yp.dtype.isnative:
+        return False
+    n, k = yp.shape
+    isz = yp.itemsize
+    return (k <= 1 or yp.strides[1] == isz) and (n <= 1 or (
+        yp.strides[0] % isz == 0 and yp.strides[0] >= k * isz))
+
+
+def _argmax_counts(c, yp, t_idx, keep, w_all, full):
+    """The compiled pass over the scores yp (all rows; those not kept are skipped): the
+    counts into c (c.cm when full, else c.dm) and the classes predicted at least once."""
+    from ._cpu import _kernels
+    n, k = yp.shape
+    if keep is None:
+        t_full = np.ascontiguousarray(t_idx, dtype=np.int64)
+    else:
+        t_full = np.full(n, -1, np.int64)
+        t_full[keep] = t_idx
+    w = None if w_all is None else np.ascontiguousarray(w_all, dtype=np.float64)
+    out = _kernels.argmax_counts(yp, t_full, w, full, _kernels.max_threads())
+    if full:
+        cm = out[:k * k].reshape(k, k)
+        c.cm = cm.astype(np.int64) if w is None else cm
+        predn = out[k * k:]
+    else:
+        c.dm = (out[:k], out[k:2 * k], out[2 * k:3 * k])
+        predn = out[3 * k:]
+    return predn > 0
+
+
 def _gather(y_true, y_pred, sample_weight, ignore_index, labels, threshold,
-            allow_multilabel=True):
+            allow_multilabel=True, full=False):
+    """The inputs checked and reduced to counts (see _Counts); `full`: the (K, K) matrix
+    will be wanted (the compiled pass over scores then counts it rather than its
+    diagonal and margins)."""
     yt = _as_array(y_true, "y_true")
     yp = _as_array(y_pred, "y_pred")
     if yt.ndim == 2 and yt.shape[1] == 1:
@@ -266,9 +316,12 @@ def _gather(y_true, y_pred, sample_weight, ignore_index, labels, threshold,
             raise TypeError(f"2-D y_pred must hold numeric scores; got dtype {yp.dtype}")
         if n_cols < 2:
             raise ValueError(f"2-D y_pred needs one column per class (>= 2); got {n_cols}")
-        p_idx = np.argmax(yp, axis=1)
+        compiled = _compiled_scores(yp) and n_cols > 0
+        w_all = w
+        p_idx = None if compiled else np.argmax(yp, axis=1)
         if keep is not None:
-            yt, p_idx = yt[keep], p_idx[keep]
+            yt = yt[keep]
+            p_idx = None if compiled else p_idx[keep]
             w = None if w is None else w[keep]
         if labels is None:
             classes = np.arange(n_cols)
@@ -300,7 +353,10 @@ def _gather(y_true, y_pred, sample_weight, ignore_index, labels, threshold,
             t_idx = order[pos]
         k = n_cols
         present = np.bincount(t_idx, minlength=k) > 0
-        present |= np.bincount(p_idx, minlength=k) > 0
+        if compiled:
+            present |= _argmax_counts(c, yp, t_idx, keep, w_all, full)
+        else:
+            present |= np.bincount(p_idx, minlength=k) > 0
         c.scores = True
     else:
         _check_label_values(yp, "y_pred")
@@ -514,6 +570,8 @@ def accuracy(y_true, y_pred, *, normalize=True, sample_weight=None, ignore_index
     if c.kind == "multilabel":
         hit = ~np.any(c.yt != c.yp, axis=1)
         correct = float(hit.sum()) if c.weight is None else float(np.dot(hit, c.weight))
+    elif c.p_idx is None:   # the compiled pass over scores: the diagonal's sum
+        correct = float(_diag_margins(c)[0].sum())
     else:
         hit = c.t_idx == c.p_idx
         correct = float(hit.sum()) if c.weight is None else float(np.dot(hit, c.weight))
@@ -538,7 +596,7 @@ def confusion_matrix(y_true, y_pred, *, labels=None, sample_weight=None, normali
     yp_arr = np.asarray(y_pred)
     scores = yp_arr.ndim == 2 and np.ndim(y_true) == 1
     c = _gather(y_true, y_pred, sample_weight, ignore_index, labels if scores else None,
-                None, allow_multilabel=False)
+                None, allow_multilabel=False, full=True)
     cm = _cm(c)
     k = cm.shape[0]
     if labels is None:
@@ -619,15 +677,22 @@ def from_logits_confusion(logits, target, n_classes=None, sample_weight=None,
     w = _check_weight(sample_weight, x.shape[0])
     if k == 0:
         return np.zeros((0, 0))
-    p = np.argmax(x, axis=1)
+    keep = None
     if ignore_index is not None:
         keep = t != ignore_index
-        if not keep.all():
-            t, p = t[keep], p[keep]
-            w = None if w is None else w[keep]
-    if t.size and (t.min() < 0 or t.max() >= k):
+        keep = None if keep.all() else keep
+    tk = t if keep is None else t[keep]
+    if tk.size and (tk.min() < 0 or tk.max() >= k):
         raise ValueError(f"target holds class indices outside [0, {k})")
-    flat = t.astype(np.intp, copy=False) * k + p
+    if _compiled_scores(x):   # one pass: argmax and counts, the ignored rows skipped
+        c = _Counts()
+        _argmax_counts(c, x, tk, keep, np.ones(x.shape[0]) if w is None else w, True)
+        return c.cm
+    p = np.argmax(x, axis=1)
+    if keep is not None:
+        p = p[keep]
+        w = None if w is None else w[keep]
+    flat = tk.astype(np.intp, copy=False) * k + p
     if w is None:
         w = np.ones(flat.shape[0])
     return np.bincount(flat, weights=w, minlength=k * k).reshape(k, k)

@@ -455,3 +455,93 @@ def test_returns_python_float(rng):
     assert type(M.f1_score(t, p, average="macro")) is float
     assert type(M.accuracy(t, p)) is float
     assert isinstance(M.f1_score(t, p, average=None), np.ndarray)
+
+
+# ----------------------------------------------------- the compiled pass over scores
+
+def _special_scores(rng, n, k, dtype):
+    """Few distinct values (ties), NaN rows, -inf rows, maxima at chunk ends."""
+    x = rng.integers(-3, 3, (n, k)).astype(dtype)
+    x[1] = -np.inf
+    x[2, k - 1] = np.nan
+    x[3, :] = np.nan
+    x[4, k // 2] = np.nan
+    x[4, k - 1] = 50
+    x[5, k - 1] = 50
+    if k > 512:
+        x[6, 511] = 60
+        x[7, 512] = 60
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [2, 7, 33, 513, 1100])
+def test_argmax_counts_kernel(k, dtype, rng):
+    """The kernel's argmax is np.argmax's (ties low, first NaN wins) and its counts are
+    bincounts of it, for any thread count; strided rows are read in place."""
+    from fastloss._cpu import _kernels
+    n = 300
+    x = _special_scores(rng, n, k, dtype)
+    t = rng.integers(0, k, n)
+    t[::7] = -1
+    w = rng.random(n)
+    with np.errstate(invalid="ignore"):
+        p = np.argmax(x, axis=1)
+    keep = t >= 0
+    cm = np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
+    predn = np.bincount(p[keep], minlength=k)
+    for nt in (1, 2, 3):
+        out = _kernels.argmax_counts(x, t, None, True, nt)
+        assert np.array_equal(out[:k * k].reshape(k, k), cm)
+        assert np.array_equal(out[k * k:], predn)
+        out = _kernels.argmax_counts(x, t, w, False, nt)
+        hit = keep & (t == p)
+        np.testing.assert_allclose(out[:k], np.bincount(t[hit], w[hit], minlength=k),
+                                   rtol=1e-13)
+        np.testing.assert_allclose(out[k:2 * k], np.bincount(p[keep], w[keep], minlength=k),
+                                   rtol=1e-13)
+        np.testing.assert_allclose(out[2 * k:3 * k],
+                                   np.bincount(t[keep], w[keep], minlength=k), rtol=1e-13)
+        assert np.array_equal(out[3 * k:], predn)
+    # strided rows (a column slice, every other row) give the same counts as a copy
+    wide = np.concatenate([x, x[:, :3] + 100], axis=1)[::2, :k]
+    out = _kernels.argmax_counts(wide, t[::2].copy(), None, True, 2)
+    ref = _kernels.argmax_counts(np.ascontiguousarray(wide), t[::2].copy(), None, True, 2)
+    assert np.array_equal(out, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_metrics_from_scores_compiled_and_fallback_agree(dtype, rng):
+    """Scores the compiled pass reads (float32/float64 rows) and those it leaves to NumPy
+    (float16, integers, Fortran order) give the same metrics as sklearn on the argmax."""
+    n, k = 500, 40
+    x = _special_scores(rng, n, k, dtype)
+    x[3] = 0            # no NaN row here: sklearn's argmax path is compared
+    x[2, k - 1] = 1
+    x[4, k // 2] = 1
+    y = rng.integers(0, k, n)
+    y[::9] = -1
+    w = rng.random(n)
+    keep = y != -1
+    pred = np.argmax(x, axis=1)
+    want_f1 = sk.f1_score(y[keep], pred[keep], average="macro", sample_weight=w[keep],
+                           labels=np.arange(k), zero_division=0)
+    want_cm = sk.confusion_matrix(y[keep], pred[keep], labels=np.arange(k))
+    want_acc = sk.accuracy_score(y[keep], pred[keep], sample_weight=w[keep])
+    ints = np.where(np.isfinite(x), x, -10).astype(np.int64)   # same argmax as x
+    swapped = x.astype(x.dtype.newbyteorder())
+    for scores in (x, np.asfortranarray(x), ints, swapped):
+        f1 = M.f1_score(y, scores, average="macro", sample_weight=w, ignore_index=-1,
+                        labels=np.arange(k), zero_division=0)
+        assert f1 == pytest.approx(want_f1, rel=1e-12)
+        cm = M.confusion_matrix(y, scores, ignore_index=-1, labels=np.arange(k))
+        assert cm.dtype == want_cm.dtype and np.array_equal(cm, want_cm)
+        acc = M.accuracy(y, scores, sample_weight=w, ignore_index=-1)
+        assert acc == pytest.approx(want_acc, rel=1e-12)
+    fc = M.from_logits_confusion(x, y, sample_weight=w, ignore_index=-1)
+    ref = np.bincount(y[keep] * k + pred[keep], weights=w[keep], minlength=k * k)
+    np.testing.assert_allclose(fc, ref.reshape(k, k), rtol=1e-12)
+    assert fc.dtype == np.float64
+    fc16 = M.from_logits_confusion(x.astype(np.float16), y, ignore_index=-1)
+    assert np.array_equal(fc16, np.bincount(y[keep] * k + pred[keep],
+                                            minlength=k * k).reshape(k, k))

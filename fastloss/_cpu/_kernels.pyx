@@ -33,6 +33,7 @@ cdef extern from "fastloss.h" nogil:
         int reduction
         void *loss_out
         void *grad
+        uint8_t *correct
         int n_threads
         double class_w_sum
 
@@ -89,6 +90,9 @@ cdef extern from "fastloss.h" nogil:
     int64_t fl_find_not_in(int dtype_size, const void *p, int64_t n, double a, double b)
     int fl_math(int fn, int dtype_size, const void *x, void *y, int64_t n)
     void fl_copy(void *dst, const void *src, int64_t n, int n_threads)
+    int fl_argmax_counts(int dtype_size, const void *x, int64_t n, int64_t c, int64_t ld,
+                         const int64_t *t, const double *w, int full, double *out,
+                         int n_threads)
     int fl_isa_supported(int isa)
     int fl_isa_active()
     int fl_set_isa(int isa)
@@ -167,8 +171,9 @@ cdef inline double _ce_run(int dsz, fl_ce_args *a) except? -1.0:
 def cross_entropy(cnp.ndarray x not None, object target, object soft, object class_w, object sample_w,
                   int64_t ignore_index, double label_smoothing, int reduction,
                   object loss_out, object grad, int n_threads, int64_t s=1, double z_loss=0.0,
-                  bint nll=False):
-    """x (n, c * s); target (n * s,) int64 or None; soft x's size or None. Returns the value."""
+                  bint nll=False, object correct=None):
+    """x (n, c * s); target (n * s,) int64 or None; soft x's size or None; correct None or
+    a C-contiguous uint8 (n * s,) array (index targets, not nll). Returns the value."""
     cdef int dsz = _dsz(x)
     cdef int tn = cnp.PyArray_TYPE(x)
     cdef fl_ce_args a
@@ -205,6 +210,10 @@ def cross_entropy(cnp.ndarray x not None, object target, object soft, object cla
         raise ValueError("internal: sample_w must have n elements")
     a.loss_out = _out(loss_out, tn, "loss_out", a.n * s)
     a.grad = _out(grad, tn, "grad", a.n * a.c * s)
+    if correct is not None:
+        if target is None or nll:
+            raise ValueError("internal: correct needs cross-entropy with class indices")
+        a.correct = <uint8_t *>_out(correct, cnp.NPY_UINT8, "correct", a.n * s)
     a.n_threads = n_threads
     a.class_w_sum = 0.0
     return _ce_run(dsz, &a)
@@ -609,6 +618,44 @@ def copy(cnp.ndarray dst not None, cnp.ndarray src not None, int n_threads):
     cdef int64_t n = cnp.PyArray_NBYTES(src)
     with nogil:
         fl_copy(d, s, n, n_threads)
+
+
+def argmax_counts(cnp.ndarray x not None, cnp.ndarray t not None, object w, bint full,
+                  int n_threads):
+    """Per-class counts of the row argmax of scores x (n, c) against classes t (see
+    fl_argmax_counts): float64 (c * c + c,) when full, else (4 * c,).  x float32/float64
+    with unit column stride (any row stride); t int64 (n,) C-contiguous (< 0: skipped);
+    w float64 (n,) C-contiguous or None."""
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_ISBYTESWAPPED(x):
+        raise ValueError("internal: x must be 2-D in native byte order")
+    cdef int tn = cnp.PyArray_TYPE(x)
+    if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
+        raise ValueError("internal: x must be float32 or float64")
+    cdef int64_t isz = cnp.PyArray_ITEMSIZE(x)
+    cdef int64_t n = cnp.PyArray_DIM(x, 0), c = cnp.PyArray_DIM(x, 1)
+    cdef int64_t ld = cnp.PyArray_STRIDE(x, 0) // isz if n > 1 else c
+    if (c > 1 and cnp.PyArray_STRIDE(x, 1) != isz) or (n > 1 and (
+            cnp.PyArray_STRIDE(x, 0) % isz != 0 or cnp.PyArray_STRIDE(x, 0) < c * isz)):
+        raise ValueError("internal: x must have unit column stride and rows apart")
+    _check(t, cnp.NPY_INT64, "t")
+    if cnp.PyArray_SIZE(t) != n:
+        raise ValueError("internal: t must have n elements")
+    cdef const double *wp = NULL
+    if w is not None:
+        _check(w, cnp.NPY_FLOAT64, "w")
+        if cnp.PyArray_SIZE(<cnp.ndarray>w) != n:
+            raise ValueError("internal: w must have n elements")
+        wp = <const double *>cnp.PyArray_DATA(<cnp.ndarray>w)
+    cdef cnp.npy_intp size = c * c + c if full else 4 * c
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(1, &size, cnp.NPY_FLOAT64, 0)
+    cdef const void *xp = cnp.PyArray_DATA(x)
+    cdef const int64_t *tp = <const int64_t *>cnp.PyArray_DATA(t)
+    cdef double *op = <double *>cnp.PyArray_DATA(out)
+    cdef int rc
+    with nogil:
+        rc = fl_argmax_counts(<int>isz, xp, n, c, ld, tp, wp, full, op, n_threads)
+    _done(rc, 0.0)
+    return out
 
 
 def isa_supported(str name):

@@ -66,8 +66,9 @@ class _Side:
         return out if out is not None else r
 
 
-def call(spec, mode, out, inputs, params, red, sample_weight, backend):
-    """Run `spec` on the CUDA backend; mode 0 value, 1 value and gradient, 2 gradient."""
+def call(spec, mode, out, inputs, params, red, sample_weight, backend, acc=False):
+    """Run `spec` on the CUDA backend; mode 0 value, 1 value and gradient, 2 gradient;
+    with acc, the accuracy of the same pass appended (see fastloss._api.with_accuracy)."""
     first = _first_device(inputs)
     if backend == "cpu":
         raise ValueError(f"backend: 'cpu' takes host arrays, got a GPU array "
@@ -82,6 +83,9 @@ def call(spec, mode, out, inputs, params, red, sample_weight, backend):
     dev_params = tuple(side.device(v) if kind == "array" else v
                        for v, kind in zip(params, kinds))
     c = spec.prepare(*dev_in, *dev_params, side.device(sample_weight))
+    if acc:
+        from .._api import _no_accuracy
+        _no_accuracy(c)
     dtype = c.dtype
     if out is not None and side.host or side.half is not None:
         outs_user = out
@@ -100,12 +104,16 @@ def call(spec, mode, out, inputs, params, red, sample_weight, backend):
         gs = tuple(ctx.empty(s, dtype) for s in shapes)
         grad = gs if c.more else gs[0]
     loss_out = ctx.empty(c.value_shape, dtype) if red == 0 else None
-    v = c.cpu(red, loss_out, grad, 1)
+    if acc:
+        correct = ctx.empty(c.acc[0], np.uint8)
+        v = c.cpu(red, loss_out, grad, 1, correct=correct)
+    else:
+        v = c.cpu(red, loss_out, grad, 1)
     value = side.result(loss_out if red == 0 else v)
     if side.host and red != 0:
         value = dtype.type(value[()])
     if mode == 0:
-        return value
+        return _with_acc(c, mode, value, correct) if acc else value
     if c.more:
         uo = outs_user if outs_user is not None else (None,) * len(grad)
         g = tuple(side.result(gk, ok) for gk, ok in zip(grad, uo))
@@ -113,4 +121,10 @@ def call(spec, mode, out, inputs, params, red, sample_weight, backend):
         g = side.result(grad, outs_user)
     if out is not None:
         g = out
-    return g if mode == 2 else (value, g)
+    r = g if mode == 2 else (value, g)
+    return _with_acc(c, mode, r, correct) if acc else r
+
+
+def _with_acc(c, mode, r, correct):
+    from .._api import with_accuracy
+    return with_accuracy(mode, r, c.acc[1](correct))

@@ -29,9 +29,10 @@ def max_threads():
 # ---------------------------------------------------------------- kernels ----
 
 def cross_entropy(x, target, soft, class_w, sample_w, ignore_index, label_smoothing, red,
-                  loss_out, grad, n_threads, s=1, z_loss=0.0, nll=False):
+                  loss_out, grad, n_threads, s=1, z_loss=0.0, nll=False, correct=None):
     return _softmax.cross_entropy(x, target, soft, class_w, sample_w, ignore_index,
-                                  label_smoothing, red, loss_out, grad, s, z_loss, nll)
+                                  label_smoothing, red, loss_out, grad, s, z_loss, nll,
+                                  correct)
 
 
 def binary_cross_entropy_with_logits(x, t, w, w_layout, pw, pw_layout, sample_w, red,
@@ -117,6 +118,17 @@ def find_not_in(a, p, q):
 
 def find_nonfinite(a):
     return _scan(_first_nonfinite, a)
+
+
+def accuracy(correct, t64, ignore_index, sw, s):
+    """fastloss._hostops.accuracy of device arrays: the hits, targets and weights (n
+    bytes and 8 n bytes, against the n * C logits the kernel read) are copied back and
+    counted on the host, whose float the call returns anyway."""
+    from .. import _hostops
+    st = current().stream
+    return _hostops.accuracy(correct.copy_to_host(stream=st), t64.copy_to_host(stream=st),
+                             ignore_index, None if sw is None else sw.copy_to_host(stream=st),
+                             s)
 
 
 # ---------------------------------------------------------- array helpers ----

@@ -18,7 +18,7 @@ Values are summed in float64: per-row values by thread 0 of each block, then the
 order second stage of _reduce; the value is the same on every run."""
 import numba
 import numpy as np
-from numba import cuda, float64, int64
+from numba import cuda, float64, int64, uint8
 
 from . import _reduce as rd
 from ._devmath import math
@@ -78,7 +78,7 @@ def _make_rows(OP, R, T):
 
     @cuda.jit(cache=True)
     def kernel(x, target, soft, cw, sw, ignore_index, ls, z, Wd, p0, p1, den, gs, g, lo,
-               part):
+               cor, part):
         shf = cuda.shared.array(T, float64)
         shi = cuda.shared.array(T, int64)
         n = x.shape[0]
@@ -100,6 +100,8 @@ def _make_rows(OP, R, T):
                             g[i, j] = R(0)
                     if lo is not None and tid == 0:
                         lo[i] = R(0)
+                    if cor is not None and tid == 0:
+                        cor[i] = uint8(0)
                     continue
             xy = float64(x[i, y]) if y >= 0 else 0.0
             # pass 1: online (max, sum exp) without the target; sums of the options
@@ -152,6 +154,17 @@ def _make_rows(OP, R, T):
                     if float64(x[i, j]) == M and j < kt:
                         kt = j
                 k = block_min_int(kt, shi)
+            bad = 0.0
+            if cor is not None:   # the row argmax, ties to the lowest class; any NaN
+                kt = int64(C)
+                for j in range(tid, C, nt):
+                    v = x[i, j]
+                    if float64(v) == M and j < kt:
+                        kt = j
+                    if v != v:
+                        bad = 1.0
+                k = block_min_int(kt, shi)
+                bad = block_max(bad, shf)
             # the row's statistics: s, 1 - p_y = S / s, log s, log p_y
             d = xy - mu
             ey = 0.0
@@ -259,6 +272,8 @@ def _make_rows(OP, R, T):
                         g[i, k] = g[i, k] - R(GK)
                 if lo is not None:
                     lo[i] = R(loss)
+                if cor is not None:
+                    cor[i] = uint8(1 if k == y and bad == 0.0 else 0)
                 acc += loss
             cuda.syncthreads()
         if tid == 0:
@@ -272,7 +287,7 @@ def _make_positions(R):
 
     @cuda.jit(cache=True)
     def kernel(x, target, soft, cw, sw, C, S, ignore_index, ls, z, Wd, den, gs, g, lo,
-               part):
+               cor, part):
         sh = cuda.shared.array(EW_THREADS, float64)
         gsc = gs if den is None else den[1]
         W = float64(C) if Wd is None else Wd[0]
@@ -294,15 +309,21 @@ def _make_positions(R):
                             g[base + j * S] = R(0)
                     if lo is not None:
                         lo[q] = R(0)
+                    if cor is not None:
+                        cor[q] = uint8(0)
                     continue
             xy = float64(x[base + y * S]) if y >= 0 else 0.0
             m = -R(np.inf)
+            k = int64(0)   # the argmax, ties to the lowest class
+            bad = False    # a NaN, which the max skips
             a1 = 0.0
             a2 = 0.0
             for j in range(C):
                 v = x[base + j * S]
                 if v > m:
                     m = v
+                    k = j
+                bad = bad or v != v
                 wj = R(1) if cw is None else cw[j]
                 if soft is not None:
                     wt = wj * (sa1 * soft[base + j * S] + sa0)
@@ -321,6 +342,8 @@ def _make_positions(R):
             loss *= swi
             if lo is not None:
                 lo[q] = R(loss)
+            if cor is not None:
+                cor[q] = uint8(1 if k == y and not bad else 0)
             acc += loss
             if g is not None:
                 As = R(coef * A / s)
@@ -416,7 +439,7 @@ def _denominator(red, n, s, c, target, ignore_index, cw, sw):
 
 
 def cross_entropy(x, target, soft, cw, sw, ignore_index, ls, red, loss_out, g, s=1,
-                  z_loss=0.0, nll=False):
+                  z_loss=0.0, nll=False, correct=None):
     """The device form of fastloss._cpu._kernels.cross_entropy: x (n, c * s)."""
     ctx = current()
     n = x.shape[0]
@@ -432,20 +455,22 @@ def cross_entropy(x, target, soft, cw, sw, ignore_index, ls, red, loss_out, g, s
         part = ctx.empty(grid, np.float64)
         if n * s == 0 or c == 0:
             _zero(part, ctx)   # no work: the partial sums are zero
+            if correct is not None and correct.size:
+                _fill0[1, 32, ctx.stream](correct)   # every position is ignored
         elif nll:
             _nll[grid, EW_THREADS, ctx.stream](_flat(x), target, cw, sw, c, s, ignore_index,
                                                den, gs, _flat(g), loss_out, part)
         else:
             _kernel("positions", x.dtype)[grid, EW_THREADS, ctx.stream](
                 _flat(x), target, _flat(soft), cw, sw, c, s, ignore_index, float(ls),
-                float(z_loss), W, den, gs, _flat(g), loss_out, part)
+                float(z_loss), W, den, gs, _flat(g), loss_out, correct, part)
     else:
         t = row_threads(c)
         grid = max(1, min(n, max_blocks() * 4))
         part = ctx.empty(grid, np.float64)
         _kernel(CE, x.dtype, t)[grid, t, ctx.stream](
             x, target, soft, cw, sw, ignore_index, float(ls), float(z_loss), W, 0.0, 0.0,
-            den, gs, g, loss_out, part)
+            den, gs, g, loss_out, correct, part)
     if red == rd.NONE:
         return None
     return rd.finish(part, grid, red, den, dh, x.dtype)
@@ -489,7 +514,7 @@ def rowwise(name, x, target, cw, sw, params, ignore_index, denom, red, loss_out,
         # z carries symmetric_cross_entropy's A; p1 its beta, or the bootstrap's mode
         _kernel(op, x.dtype, t)[grid, t, ctx.stream](
             x, target, None, cw, sw, ignore_index, ls, p[2] if op == SCE else 0.0, W, p[0],
-            p[1] if op in (SCE, BOOT) else 0.0, den, gs, g, loss_out, part)
+            p[1] if op in (SCE, BOOT) else 0.0, den, gs, g, loss_out, None, part)
     if red == rd.NONE:
         return None
     return rd.finish(part, grid, red, den, dh, x.dtype)

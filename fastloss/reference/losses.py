@@ -53,6 +53,25 @@ def _rows_as_positions(per, grad, shape):
     return (None if per is None else per.reshape((n,) + shape[2:])), grad
 
 
+def cross_entropy_accuracy(input, target, ignore_index=-100, sample_weight=None, **_):
+    """The accuracy cross_entropy(..., return_accuracy=True) reports: the fraction of the
+    positions not ignored (weighted by their sample's weight) whose argmax over the class
+    axis (ties to the lowest class, as np.argmax) is the target; a position with a NaN
+    logit counts as wrong; 0.0 when no weight counts."""
+    x = np.asarray(input, dtype=np.float64)
+    target = np.asarray(target)
+    axis = 0 if x.ndim == 1 else 1
+    pred = np.argmax(x, axis=axis)
+    hit = (pred == target) & ~np.isnan(x).any(axis=axis) & (target != ignore_index)
+    valid = np.broadcast_to(target != ignore_index, hit.shape)
+    w = np.ones(hit.shape)
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, np.float64)
+        w = w * sw.reshape(sw.shape + (1,) * (hit.ndim - sw.ndim))
+    den = float(np.sum(w * valid))
+    return float(np.sum(w * hit)) / den if den > 0 else 0.0
+
+
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
                   label_smoothing=0.0, z_loss=0.0, sample_weight=None):
     x = np.asarray(input, dtype=np.float64)
