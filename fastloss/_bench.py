@@ -376,7 +376,14 @@ def _torch_runner(case, n_threads):
     import torch
 
     torch.set_num_threads(n_threads)
-    fn = _torch_function(case.spec)
+    return autograd_call(_torch_function(case.spec), case)
+
+
+def autograd_call(fn, case):
+    """Forward + backward of the PyTorch-style loss `fn` on tensors over the case's arrays
+    (no copy): (call, result), result(value) -> (value, gradients)."""
+    import torch
+
     tensors = [torch.from_numpy(a) for a in case.inputs]
     leaves = [tensors[case.spec.inputs.index(n)].requires_grad_() for n in case.spec.grad_wrt]
     kw = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v
