@@ -29,12 +29,16 @@ def __getattr__(name):
     if name == "total":
         from .regularizers import total
         return total
+    if name == "linear_cross_entropy":
+        from ._linear_ce import linear_cross_entropy
+        return linear_cross_entropy
     raise AttributeError(f"module 'fastloss' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_SUBMODULES) | {"total"})
+    return sorted(set(globals()) | set(_SUBMODULES) | {"total", "linear_cross_entropy"})
 
 
-__all__ = ["Loss", "show_config", "set_simd", "simd_level", "__version__", "total"] + \
+__all__ = ["Loss", "show_config", "set_simd", "simd_level", "__version__", "total",
+           "linear_cross_entropy"] + \
     list(_LOSSES)
