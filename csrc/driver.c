@@ -446,11 +446,12 @@ int64_t fl_find_not_in(int dsz, const void *p, int64_t n, double a, double b)
 /* ------------------------------------------------------- argmax counts ------ */
 
 #define FL_AM_TILE 256                       /* rows per argmax call */
-#define FL_AM_PART_BYTES (256ll << 20)       /* cap on the per-thread partial counts */
 
-/* Rows [r0, r1) into the counts P (layout as fl_argmax_counts' out). */
+/* Rows [r0, r1) into the counts P (layout as fl_argmax_counts' out); `shared`: P is
+ * shared between threads (the full matrix: atomic adds). */
 static void fl_am_count(fl_argmax_fn am, const void *x, int64_t ld, int64_t r0, int64_t r1,
-                        int64_t c, const int64_t *t, const double *w, int full, double *P)
+                        int64_t c, const int64_t *t, const double *w, int full, double *P,
+                        int shared)
 {
     int64_t idx[FL_AM_TILE];
     double *predn = P + (full ? c * c : 3 * c);
@@ -462,6 +463,34 @@ static void fl_am_count(fl_argmax_fn am, const void *x, int64_t ld, int64_t r0, 
             if (y < 0)
                 continue;
             const double wi = w ? w[i] : 1.0;
+            if (full && !w) {   /* int64 counts (see fl_argmax_counts) */
+                int64_t *Q = (int64_t *)P;
+                if (shared) {
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+                    Q[y * c + p] += 1;
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+                    Q[c * c + p] += 1;
+                } else {
+                    Q[y * c + p] += 1;
+                    Q[c * c + p] += 1;
+                }
+                continue;
+            }
+            if (full && shared) {
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+                P[y * c + p] += wi;
+#ifdef _OPENMP
+#pragma omp atomic
+#endif
+                predn[p] += 1.0;
+                continue;
+            }
             if (full) {
                 P[y * c + p] += wi;
             } else {
@@ -489,13 +518,24 @@ int fl_argmax_counts(int dsz, const void *x, int64_t n, int64_t c, int64_t ld,
         nt = 1;
     if ((int64_t)nt > n)
         nt = (int)n;
-    while (nt > 1 && (int64_t)(nt - 1) * K * (int64_t)sizeof(double) > FL_AM_PART_BYTES)
-        nt--;
-    if (nt == 1) {
-        fl_am_count(am, x, ld, 0, n, c, t, w, full, out);
+    if (nt == 1 || full) {
+        /* the (c, c) matrix is counted in place by every thread (atomic adds: a partial
+         * matrix per thread would cost more to allocate and add than the n adds) */
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+        {
+#ifdef _OPENMP
+            const int k = omp_get_thread_num(), m = omp_get_num_threads();
+#else
+            const int k = 0, m = 1;
+#endif
+            fl_am_count(am, x, ld, n * k / m, n * (k + 1) / m, c, t, w, full, out, m > 1);
+        }
         return FL_OK;
     }
-    /* thread 0 counts into out, thread k > 0 into its own partial; added in thread order */
+    /* margins: thread 0 counts into out, thread k > 0 into its own partial (4 c values),
+     * added in thread order */
     double *part = (double *)calloc((size_t)(nt - 1) * (size_t)K, sizeof(double));
     if (!part)
         return FL_ENOMEM;
@@ -509,7 +549,7 @@ int fl_argmax_counts(int dsz, const void *x, int64_t n, int64_t c, int64_t ld,
         const int k = 0, m = 1;
 #endif
         const int64_t r0 = n * k / m, r1 = n * (k + 1) / m;
-        fl_am_count(am, x, ld, r0, r1, c, t, w, full, k == 0 ? out : part + (k - 1) * K);
+        fl_am_count(am, x, ld, r0, r1, c, t, w, full, k == 0 ? out : part + (k - 1) * K, 0);
     }
     for (int k = 1; k < nt; k++) {
         const double *pk = part + (int64_t)(k - 1) * K;

@@ -149,8 +149,10 @@ int64_t fl_find_not_in(int dtype_size, const void *p, int64_t n, double a, doubl
  * t[i] of each row (rows with t[i] < 0 are skipped), each row weighted by w[i] (NULL:
  * 1).  full: out = the (c, c) matrix [true, predicted] then the c unweighted predicted
  * counts; else out = diagonal, predicted, true (weighted, c each) then the c unweighted
- * predicted counts.  Per-thread partial counts added in thread order (unweighted counts
- * are exact; weighted sums round in an order that depends on the thread count). */
+ * predicted counts, as int64 (out's memory reinterpreted) when full and w is NULL, else
+ * as doubles.  Margins: per-thread partial counts added in thread order; the full
+ * matrix: counted in place with atomic adds.  Unweighted counts are exact; weighted sums
+ * round in an order that depends on the threads. */
 int fl_argmax_counts(int dtype_size, const void *x, int64_t n, int64_t c, int64_t ld,
                      const int64_t *t, const double *w, int full, double *out, int n_threads);
 

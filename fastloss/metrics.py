@@ -237,8 +237,7 @@ def _argmax_counts(c, yp, t_idx, keep, w_all, full):
     w = None if w_all is None else np.ascontiguousarray(w_all, dtype=np.float64)
     out = _kernels.argmax_counts(yp, t_full, w, full, _kernels.max_threads())
     if full:
-        cm = out[:k * k].reshape(k, k)
-        c.cm = cm.astype(np.int64) if w is None else cm
+        c.cm = out[:k * k].reshape(k, k)    # int64 counts without weights
         predn = out[k * k:]
     else:
         c.dm = (out[:k], out[k:2 * k], out[2 * k:3 * k])

@@ -492,7 +492,15 @@ def test_argmax_counts_kernel(k, dtype, rng):
     predn = np.bincount(p[keep], minlength=k)
     for nt in (1, 2, 3):
         out = _kernels.argmax_counts(x, t, None, True, nt)
+        assert out.dtype == np.int64            # exact counts, no conversion pass
         assert np.array_equal(out[:k * k].reshape(k, k), cm)
+        assert np.array_equal(out[k * k:], predn)
+        out = _kernels.argmax_counts(x, t, w, True, nt)
+        assert out.dtype == np.float64
+        np.testing.assert_allclose(
+            out[:k * k].reshape(k, k),
+            np.bincount(t[keep] * k + p[keep], w[keep], minlength=k * k).reshape(k, k),
+            rtol=1e-13)
         assert np.array_equal(out[k * k:], predn)
         out = _kernels.argmax_counts(x, t, w, False, nt)
         hit = keep & (t == p)

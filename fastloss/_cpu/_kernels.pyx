@@ -15,6 +15,7 @@ from libc.string cimport memset
 from libc.stdint cimport (int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
                           uint64_t, INT64_MAX)
 cimport numpy as cnp
+import numpy as np
 
 cnp.import_array()
 
@@ -623,7 +624,8 @@ def copy(cnp.ndarray dst not None, cnp.ndarray src not None, int n_threads):
 def argmax_counts(cnp.ndarray x not None, cnp.ndarray t not None, object w, bint full,
                   int n_threads):
     """Per-class counts of the row argmax of scores x (n, c) against classes t (see
-    fl_argmax_counts): float64 (c * c + c,) when full, else (4 * c,).  x float32/float64
+    fl_argmax_counts): (c * c + c,) when full (int64 without w, else float64), else
+    float64 (4 * c,).  x float32/float64
     with unit column stride (any row stride); t int64 (n,) C-contiguous (< 0: skipped);
     w float64 (n,) C-contiguous or None."""
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_ISBYTESWAPPED(x):
@@ -655,7 +657,7 @@ def argmax_counts(cnp.ndarray x not None, cnp.ndarray t not None, object w, bint
     with nogil:
         rc = fl_argmax_counts(<int>isz, xp, n, c, ld, tp, wp, full, op, n_threads)
     _done(rc, 0.0)
-    return out
+    return out.view(np.int64) if full and w is None else out
 
 
 def isa_supported(str name):
