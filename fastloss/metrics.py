@@ -13,8 +13,8 @@ from one pass over the data.
 
 One pass over the data.  2-D float32/float64 scores (logits, probabilities) go to one
 compiled pass (C with OpenMP, fastloss._cpu) that takes each row's argmax and accumulates
-the counts at once, in per-thread partial counts added at the end, so that no argmax array
-is made: the confusion matrix's diagonal and margins for the set-wise metrics
+the counts at once (margins in per-thread partial counts added at the end, the (C, C)
+matrix in place with atomic adds), so that no argmax array is made: the confusion matrix's diagonal and margins for the set-wise metrics
 (``precision``, ``recall``, ``f1_score``, ``fbeta_score``,
 ``precision_recall_fscore_support``, ``accuracy``), the (C, C) matrix for
 ``confusion_matrix`` and ``from_logits_confusion``.  Samples dropped by ``ignore_index``
