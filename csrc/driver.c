@@ -518,29 +518,19 @@ int fl_argmax_counts(int dsz, const void *x, int64_t n, int64_t c, int64_t ld,
         nt = 1;
     if ((int64_t)nt > n)
         nt = (int)n;
-    if (nt == 1 || full) {
-        /* the (c, c) matrix is counted in place by every thread (atomic adds: a partial
-         * matrix per thread would cost more to allocate and add than the n adds) */
+    /* the (c, c) matrix is counted in place by every thread (atomic adds: a partial
+     * matrix per thread would cost more to allocate and add than the n adds); the
+     * margins: thread 0 counts into out, thread k > 0 into its own partial (4 c values),
+     * added in thread order */
+    const int shared = nt > 1 && full;
+    double *part = 0;
+    if (nt > 1 && !full) {
+        part = (double *)calloc((size_t)(nt - 1) * (size_t)K, sizeof(double));
+        if (!part)
+            return FL_ENOMEM;
+    }
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-        {
-#ifdef _OPENMP
-            const int k = omp_get_thread_num(), m = omp_get_num_threads();
-#else
-            const int k = 0, m = 1;
-#endif
-            fl_am_count(am, x, ld, n * k / m, n * (k + 1) / m, c, t, w, full, out, m > 1);
-        }
-        return FL_OK;
-    }
-    /* margins: thread 0 counts into out, thread k > 0 into its own partial (4 c values),
-     * added in thread order */
-    double *part = (double *)calloc((size_t)(nt - 1) * (size_t)K, sizeof(double));
-    if (!part)
-        return FL_ENOMEM;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
 #endif
     {
 #ifdef _OPENMP
@@ -548,9 +538,11 @@ int fl_argmax_counts(int dsz, const void *x, int64_t n, int64_t c, int64_t ld,
 #else
         const int k = 0, m = 1;
 #endif
-        const int64_t r0 = n * k / m, r1 = n * (k + 1) / m;
-        fl_am_count(am, x, ld, r0, r1, c, t, w, full, k == 0 ? out : part + (k - 1) * K, 0);
+        double *P = (shared || k == 0) ? out : part + (int64_t)(k - 1) * K;
+        fl_am_count(am, x, ld, n * k / m, n * (k + 1) / m, c, t, w, full, P, shared && m > 1);
     }
+    if (!part)
+        return FL_OK;
     for (int k = 1; k < nt; k++) {
         const double *pk = part + (int64_t)(k - 1) * K;
         for (int64_t j = 0; j < K; j++)
